@@ -1,0 +1,495 @@
+"""The data model (SQLAlchemy 2.0 typed declarative). One class per table of DESIGN section 2.
+
+Identifiers are random UUID strings so ids never leak row counts and work on SQLite and PostgreSQL alike.
+Times are stored as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """DateTime that always hands back aware UTC datetimes (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: AwareDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def id_column() -> Mapped[str]:
+    return mapped_column(String(32), primary_key=True, default=new_id)
+
+
+def created_column() -> Mapped[datetime]:
+    return mapped_column(default=utcnow)
+
+
+def user_fk(nullable: bool = False) -> Mapped[Any]:
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=nullable)
+
+
+# --- people and teams -------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="member")  # member | admin | owner
+    created_at: Mapped[datetime] = created_column()
+
+
+class ApiToken(Base):
+    """Per-user API token. Only the SHA-256 of the token is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[datetime] = created_column()
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+class UserAgentSettings(Base):
+    """A user's agent settings. Defaults are the plan's platform defaults."""
+
+    __tablename__ = "user_agent_settings"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    agent_actions_enabled: Mapped[bool] = mapped_column(default=True)
+    allow_send_email: Mapped[bool] = mapped_column(default=True)
+    allow_send_sms: Mapped[bool] = mapped_column(default=True)
+    allow_voice_calls: Mapped[bool] = mapped_column(default=True)
+    allow_create_tasks: Mapped[bool] = mapped_column(default=True)
+    allow_schedule_reminders: Mapped[bool] = mapped_column(default=True)
+    allow_calendar_events: Mapped[bool] = mapped_column(default=True)
+    allow_external_email: Mapped[bool] = mapped_column(default=False)
+    require_confirmation_email: Mapped[bool] = mapped_column(default=True)
+    require_confirmation_sms: Mapped[bool] = mapped_column(default=True)
+    require_confirmation_voice: Mapped[bool] = mapped_column(default=True)
+    require_confirmation_calendar: Mapped[bool] = mapped_column(default=False)
+    require_high_confidence: Mapped[bool] = mapped_column(default=True)
+    confidence_threshold: Mapped[float] = mapped_column(Float, default=0.7)
+    auto_approve_low_risk: Mapped[bool] = mapped_column(default=True)
+    auto_approve_medium_risk: Mapped[bool] = mapped_column(default=False)
+    auto_approve_high_risk: Mapped[bool] = mapped_column(default=False)
+    habit_reminders_enabled: Mapped[bool] = mapped_column(default=False)
+    habit_reminder_channel: Mapped[str] = mapped_column(String(8), default="sms")
+    habit_reminder_minutes_before: Mapped[int] = mapped_column(default=15)
+    goal_checkin_enabled: Mapped[bool] = mapped_column(default=False)
+    goal_checkin_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
+    goal_checkin_day_of_week: Mapped[int] = mapped_column(default=0)  # 0 = Monday
+    goal_checkin_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    goal_checkin_channel: Mapped[str] = mapped_column(String(8), default="call")
+    allow_proactive_outreach: Mapped[bool] = mapped_column(default=False)
+    proactive_outreach_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
+    proactive_outreach_topics: Mapped[list[Any]] = mapped_column(default=list)
+    calendar_working_hours_only: Mapped[bool] = mapped_column(default=True)
+    working_hours_start: Mapped[str] = mapped_column(String(5), default="09:00")
+    working_hours_end: Mapped[str] = mapped_column(String(5), default="17:00")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    quiet_hours_start: Mapped[str] = mapped_column(String(5), default="21:00")
+    quiet_hours_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    max_emails_per_day: Mapped[int] = mapped_column(default=10)
+    max_sms_per_day: Mapped[int] = mapped_column(default=20)
+    max_calls_per_day: Mapped[int] = mapped_column(default=5)
+    max_external_emails_per_day: Mapped[int] = mapped_column(default=5)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TeamAISettings(Base):
+    """A team's policy. A team can only restrict what its members may enable."""
+
+    __tablename__ = "team_ai_settings"
+
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    agent_actions_enabled: Mapped[bool] = mapped_column(default=True)
+    allow_send_email: Mapped[bool] = mapped_column(default=True)
+    allow_send_sms: Mapped[bool] = mapped_column(default=True)
+    allow_voice_calls: Mapped[bool] = mapped_column(default=True)
+    allow_create_tasks: Mapped[bool] = mapped_column(default=True)
+    allow_schedule_reminders: Mapped[bool] = mapped_column(default=True)
+    allow_calendar_events: Mapped[bool] = mapped_column(default=True)
+    allow_external_email: Mapped[bool] = mapped_column(default=True)
+    require_confirmation: Mapped[bool] = mapped_column(default=False)
+    min_confidence_threshold: Mapped[float] = mapped_column(Float, default=0.5)
+    allow_user_auto_approve_low: Mapped[bool] = mapped_column(default=True)
+    allow_user_auto_approve_medium: Mapped[bool] = mapped_column(default=True)
+    allow_user_auto_approve_high: Mapped[bool] = mapped_column(default=False)
+    require_admin_approval_critical: Mapped[bool] = mapped_column(default=False)
+    blocked_topics: Mapped[list[Any]] = mapped_column(default=list)
+    crisis_keywords: Mapped[list[Any]] = mapped_column(default=list)
+    crisis_escalation_email: Mapped[str | None] = mapped_column(String(320))
+    coach_name: Mapped[str] = mapped_column(String(100), default="Vision Coach")
+    coach_tone: Mapped[str] = mapped_column(String(100), default="warm and encouraging")
+    custom_instructions: Mapped[str] = mapped_column(Text, default="")
+    max_emails_per_day: Mapped[int] = mapped_column(default=10)
+    max_sms_per_day: Mapped[int] = mapped_column(default=20)
+    max_calls_per_day: Mapped[int] = mapped_column(default=5)
+    max_external_emails_per_day: Mapped[int] = mapped_column(default=5)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FeatureFlag(Base):
+    __tablename__ = "feature_flags"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(default=False)
+    team_ids: Mapped[list[Any]] = mapped_column(default=list)
+    user_ids: Mapped[list[Any]] = mapped_column(default=list)
+    rollout_percentage: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_column()
+
+
+# --- coaching content -------------------------------------------------------------------------
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    created_at: Mapped[datetime] = created_column()
+    completed_at: Mapped[datetime | None]
+
+
+class Habit(Base):
+    __tablename__ = "habits"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    reminder_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class HabitCompletion(Base):
+    __tablename__ = "habit_completions"
+    __table_args__ = (UniqueConstraint("habit_id", "completed_on"),)
+
+    id: Mapped[str] = id_column()
+    habit_id: Mapped[str] = mapped_column(ForeignKey("habits.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = user_fk()
+    completed_on: Mapped[date] = mapped_column(Date)  # the user's local date
+    completed_at: Mapped[datetime] = created_column()
+
+
+class Goal(Base):
+    __tablename__ = "goals"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[int] = mapped_column(default=0)
+    last_note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    target_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    relationship: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = created_column()
+
+
+class Reminder(Base):
+    __tablename__ = "reminders"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    message: Mapped[str] = mapped_column(Text)
+    remind_at: Mapped[datetime]
+    recurrence: Mapped[str | None] = mapped_column(String(500))  # RFC 5545 RRULE
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    created_at: Mapped[datetime] = created_column()
+
+
+class ScheduledJob(Base):
+    """A durable job for the scheduler worker."""
+
+    __tablename__ = "scheduled_jobs"
+    __table_args__ = (Index("ix_scheduled_jobs_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = id_column()
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = user_fk(nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+class PendingAgentAction(Base):
+    """An action waiting for a human decision.
+
+    Status: pending_confirmation -> confirmed -> executing -> executed | failed, or -> cancelled | expired.
+    The approval is bound to the owner and `args_digest`; transitions are compare-and-set updates.
+    """
+
+    __tablename__ = "pending_agent_actions"
+    __table_args__ = (Index("ix_pending_agent_actions_user_status", "user_id", "status"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    tool: Mapped[str] = mapped_column(String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    args_digest: Mapped[str] = mapped_column(String(64))
+    risk_level: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))  # why confirmation is needed
+    confidence: Mapped[float | None] = mapped_column(Float)
+    requires_admin: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(16), default="api")  # voice | chat | api | scheduler
+    call_session_id: Mapped[str | None] = mapped_column(String(32))
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(24), default="pending_confirmation")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class AgentActionHistory(Base):
+    """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied."""
+
+    __tablename__ = "agent_action_history"
+    __table_args__ = (Index("ix_agent_action_history_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    action_id: Mapped[str] = mapped_column(String(32), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="api")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    risk_level: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()
+
+
+class AgentExecutionTrace(Base):
+    __tablename__ = "agent_execution_traces"
+
+    id: Mapped[str] = id_column()
+    action_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = user_fk()
+    trace_type: Mapped[str] = mapped_column(String(24))  # tool_call | decision_point | tool_result
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = created_column()
+
+
+class AgentActionFeedback(Base):
+    __tablename__ = "agent_action_feedback"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    action_id: Mapped[str] = mapped_column(String(32), index=True)
+    history_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agent_action_history.id", ondelete="SET NULL")
+    )
+    feedback_type: Mapped[str] = mapped_column(String(16))  # approved | rejected | edited | rating
+    original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    edited_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rating: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    time_to_decision_ms: Mapped[int | None]
+    created_at: Mapped[datetime] = created_column()
+
+
+class ConsentRecord(Base):
+    """An opt-out (or opt-back-in) of one address on one channel. The newest row wins."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_address_channel", "address", "channel"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str | None] = user_fk(nullable=True)
+    address: Mapped[str] = mapped_column(String(320))  # E.164 number or email address
+    channel: Mapped[str] = mapped_column(String(8))  # sms | call | email
+    opted_out: Mapped[bool] = mapped_column(Boolean)
+    permanent: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(32))  # sms_keyword | twilio_21610 | voice_request | api
+    created_at: Mapped[datetime] = created_column()
+
+
+# --- calendar -------------------------------------------------------------------------------
+
+
+class UserCalendarConnection(Base):
+    """OAuth tokens of a connected calendar, sealed with a key derived from COACH_SECRET_KEY."""
+
+    __tablename__ = "user_calendar_connections"
+    __table_args__ = (UniqueConstraint("user_id", "provider"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    provider: Mapped[str] = mapped_column(String(16), default="google")
+    calendar_id: Mapped[str] = mapped_column(String(320), default="primary")
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CalendarEvent(Base):
+    __tablename__ = "calendar_events"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    provider: Mapped[str] = mapped_column(String(16), default="builtin")
+    external_id: Mapped[str | None] = mapped_column(String(1024))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = created_column()
+
+
+# --- calls ----------------------------------------------------------------------------------
+
+
+class CallSession(Base):
+    __tablename__ = "call_sessions"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound | browser
+    purpose: Mapped[str] = mapped_column(String(32), default="conversation")
+    status: Mapped[str] = mapped_column(String(24), default="initiated")
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = created_column()
+    ended_at: Mapped[datetime | None]
+
+
+class CallTranscriptTurn(Base):
+    __tablename__ = "call_transcript_turns"
+
+    id: Mapped[str] = id_column()
+    call_session_id: Mapped[str] = mapped_column(
+        ForeignKey("call_sessions.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int]
+    role: Mapped[str] = mapped_column(String(8))  # caller | coach
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()

@@ -1,0 +1,59 @@
+"""`create_app(settings)`: the Starlette application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from server.config import Settings
+from server.context import AppContext
+from server.errors import ApiError, error_response
+from server.middleware import RequestContextMiddleware
+from server.routes import health, settings as settings_routes
+
+log = logging.getLogger("coach.app")
+
+_HTTP_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT"}
+
+
+async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return exc.to_response()
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "INVALID_ARGUMENT"), str(exc.detail))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error")
+    return error_response(500, "INTERNAL", "internal error", recoverable=True)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.ctx = AppContext.open(settings)
+        try:
+            yield
+        finally:
+            await app.state.ctx.close()
+
+    return Starlette(
+        routes=[*health.routes, *settings_routes.routes],
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,76 @@
+"""Settings: exactly the environment variables of the design contract (DESIGN section 4)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = Path(".coach-secret")
+DEFAULT_LIVE_MODEL = "gemini-3.1-flash-live-preview"
+DEFAULT_TEXT_MODEL = "gemini-2.5-flash"
+
+
+class Settings(BaseSettings):
+    """Process configuration. Unset provider credentials disable that channel, never the server."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=True)
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./coach.db"
+    REDIS_URL: str | None = None
+    PUBLIC_URL: str = "http://localhost:8000"
+    COACH_SECRET_KEY: str = Field(default="", repr=False)
+
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = Field(default=None, repr=False)
+    TWILIO_PHONE_NUMBER: str | None = None
+    TWILIO_API_BASE_URL: str | None = None
+
+    GEMINI_API_KEY: str | None = Field(default=None, repr=False)
+    GEMINI_BASE_URL: str | None = None
+    GEMINI_CA_FILE: str | None = None
+    GEMINI_LIVE_MODEL: str = DEFAULT_LIVE_MODEL
+    GEMINI_TEXT_MODEL: str = DEFAULT_TEXT_MODEL
+
+    RESEND_API_KEY: str | None = Field(default=None, repr=False)
+    RESEND_BASE_URL: str = "https://api.resend.com"
+    EMAIL_FROM: str | None = None
+
+    GOOGLE_CLIENT_ID: str | None = None
+    GOOGLE_CLIENT_SECRET: str | None = Field(default=None, repr=False)
+    GOOGLE_OAUTH_BASE_URL: str | None = None
+    GOOGLE_CALENDAR_BASE_URL: str | None = None
+
+    COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
+
+    @property
+    def public_ws_base(self) -> str:
+        """`PUBLIC_URL` with its scheme turned into the websocket scheme Twilio must dial."""
+        base = self.PUBLIC_URL.rstrip("/")
+        if base.startswith("https://"):
+            return "wss://" + base[len("https://") :]
+        if base.startswith("http://"):
+            return "ws://" + base[len("http://") :]
+        return base
+
+
+def load_or_create_secret(path: Path = SECRET_FILE) -> str:
+    """Read the secret key file, creating it (mode 0600) on first run."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a missing secret key comes from `./.coach-secret`."""
+    settings = Settings()
+    if not settings.COACH_SECRET_KEY:
+        settings.COACH_SECRET_KEY = load_or_create_secret()
+    return settings

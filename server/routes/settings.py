@@ -1,0 +1,75 @@
+"""`GET/PUT /api/me/settings` and `GET/PUT /api/teams/{team_id}/settings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from db import accounts
+from server.api import authenticated
+from server.auth import Principal
+from server.errors import not_found
+from server.schemas import parse_body
+from server.schemas.settings import TeamSettingsUpdate, UserSettingsUpdate
+
+_NOT_SETTINGS = {"user_id", "team_id", "updated_at"}
+
+
+def settings_json(row: DeclarativeBase) -> dict[str, Any]:
+    return {
+        column.key: getattr(row, column.key)
+        for column in row.__mapper__.column_attrs
+        if column.key not in _NOT_SETTINGS
+    }
+
+
+@authenticated
+async def get_my_settings(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
+    return JSONResponse(settings_json(await accounts.user_settings(session, principal.user_id)))
+
+
+@authenticated
+async def put_my_settings(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
+    update = await parse_body(request, UserSettingsUpdate)
+    row = await accounts.user_settings(session, principal.user_id)
+    for key, value in update.changes().items():
+        setattr(row, key, value)
+    await session.flush()
+    return JSONResponse(settings_json(row))
+
+
+@authenticated
+async def get_team_settings(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
+    team_id = request.path_params["team_id"]
+    principal.require_team_admin(team_id)
+    row = await accounts.team_settings(session, team_id)
+    if row is None:
+        raise not_found("team settings not found")
+    return JSONResponse(settings_json(row))
+
+
+@authenticated
+async def put_team_settings(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
+    team_id = request.path_params["team_id"]
+    principal.require_team_admin(team_id)
+    update = await parse_body(request, TeamSettingsUpdate)
+    row = await accounts.team_settings(session, team_id)
+    if row is None:
+        raise not_found("team settings not found")
+    for key, value in update.changes().items():
+        setattr(row, key, value)
+    await session.flush()
+    return JSONResponse(settings_json(row))
+
+
+routes = [
+    Route("/api/me/settings", get_my_settings, methods=["GET"]),
+    Route("/api/me/settings", put_my_settings, methods=["PUT"]),
+    Route("/api/teams/{team_id}/settings", get_team_settings, methods=["GET"]),
+    Route("/api/teams/{team_id}/settings", put_team_settings, methods=["PUT"]),
+]

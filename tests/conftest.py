@@ -1,0 +1,82 @@
+"""Shared fixtures: the two backends every integration test runs on, and an HTTP client to the app.
+
+`backend` is parametrised: `sqlite` (embedded default, in-process limits) and `postgres` (PostgreSQL +
+Redis). Each run gets its own SQLite file and its own PostgreSQL database, so runs never see each
+other's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from db.migrate import upgrade
+from server.app import create_app
+from server.config import Settings
+from services import check_redis, create_postgres_database, drop_postgres_database, unavailable
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+
+
+@pytest.fixture(scope="session")
+def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'coach.db'}"
+    upgrade(url)
+    return Backend("sqlite", url, None)
+
+
+@pytest.fixture(scope="session")
+def postgres_backend() -> Iterator[Backend]:
+    try:
+        url = create_postgres_database()
+        redis_url = check_redis()
+    except Exception as exc:  # connection refused, timeout, auth: all mean "not available"
+        unavailable("PostgreSQL/Redis", exc)
+    try:
+        upgrade(url)
+        yield Backend("postgres", url, redis_url)
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.getfixturevalue(f"{request.param}_backend")
+
+
+def make_settings(backend: Backend, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
+        "COACH_SECRET_KEY": "test-secret-key-not-for-production",
+        "PUBLIC_URL": "https://coach.example.test",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
+    return make_settings(backend)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[object]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -1,0 +1,51 @@
+"""Test data made through the same repository code the CLI uses."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from db import accounts
+from server.context import AppContext
+
+
+@dataclass(frozen=True)
+class TestUser:
+    id: str
+    token: str
+    phone: str
+    email: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def random_phone() -> str:
+    return f"+1415{random.randint(2000000, 9999999)}"
+
+
+async def new_team(ctx: AppContext, name: str = "Team") -> str:
+    async with ctx.sessions() as session:
+        team = await accounts.create_team(session, name=name)
+        await session.commit()
+        return team.id
+
+
+async def new_user(
+    ctx: AppContext,
+    *,
+    team_id: str | None = None,
+    role: str = "member",
+    timezone: str = "UTC",
+    name: str = "Test User",
+) -> TestUser:
+    phone = random_phone()
+    email = f"user-{random.getrandbits(40):x}@example.com"
+    async with ctx.sessions() as session:
+        user = await accounts.create_user(session, name=name, phone=phone, email=email, timezone=timezone)
+        if team_id:
+            await accounts.add_member(session, team_id=team_id, user_id=user.id, role=role)
+        token = await accounts.issue_token(session, user.id)
+        await session.commit()
+        return TestUser(user.id, token, phone, email)

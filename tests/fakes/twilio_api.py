@@ -1,0 +1,269 @@
+"""Fake Twilio REST API (2010-04-01): create messages, create and update calls.
+
+Point the production client at it with `tools.channels.twilio_client.build_twilio_client(sid, token,
+base_url)`. Answers use Twilio's resource JSON and its legacy error JSON
+`{"code", "message", "more_info", "status"}`, which twilio-python raises as `TwilioRestException`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+API_VERSION = "2010-04-01"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as received, with the answer the fake gave."""
+
+    method: str
+    path: str
+    form: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int
+    response: dict[str, Any]
+
+    def param(self, name: str) -> str | None:
+        """First value of a form field (Twilio names: `To`, `Body`, `StatusCallbackEvent`...)."""
+        values = self.form.get(name)
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    code: int
+    message: str
+
+
+@dataclass
+class _State:
+    requests: list[RecordedRequest] = field(default_factory=list)
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: deque[_Failure] = field(default_factory=deque)
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        status_code=status,
+    )
+
+
+def _now_rfc2822() -> str:
+    return format_datetime(datetime.now(timezone.utc))
+
+
+def _sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+class FakeTwilioAPI:
+    """Twilio REST fake checking HTTP Basic auth (account SID + auth token) and recording requests."""
+
+    def __init__(self, account_sid: str, auth_token: str, delay_s: float = 0.0) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        self._state = _State()
+        prefix = f"/{API_VERSION}/Accounts/{{account}}"
+        self.routes = [
+            Route(f"{prefix}/Messages.json", self._create_message, methods=["POST"]),
+            Route(f"{prefix}/Calls.json", self._create_call, methods=["POST"]),
+            Route(f"{prefix}/Calls/{{call_sid}}.json", self._update_call, methods=["POST"]),
+        ]
+        self.app = Starlette(routes=self.routes)
+
+    def fail_next(self, n: int, status: int, code: int | None = None, message: str = "Injected failure") -> None:
+        """Answer the next `n` create requests (messages or calls) with this error instead.
+
+        `code` defaults to Twilio's generic code for the status (20429, 20500, 20503...).
+        """
+        failure = _Failure(status, code if code is not None else 20000 + status, message)
+        with self._lock:
+            self._state.failures.extend([failure] * n)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, including rejected ones, in arrival order."""
+        with self._lock:
+            return list(self._state.requests)
+
+    @property
+    def messages(self) -> list[RecordedRequest]:
+        """Successful message creates."""
+        return self._successful("/Messages.json")
+
+    @property
+    def calls(self) -> list[RecordedRequest]:
+        """Successful call creates."""
+        return self._successful("/Calls.json")
+
+    @property
+    def call_updates(self) -> list[RecordedRequest]:
+        """Successful call updates (`POST .../Calls/{CallSid}.json`)."""
+        return [r for r in self.requests if "/Calls/" in r.path and r.status < 300]
+
+    def _successful(self, suffix: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith(suffix) and r.status < 300]
+
+    async def _handle(self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse], create: bool) -> JSONResponse:
+        """Common path: delay, auth, injected failure (creates only), record; `action(form)` answers."""
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        if not self._authorized(request):
+            response = twilio_error(401, 20003, "Authenticate")
+        elif request.path_params["account"] != self.account_sid:
+            response = twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+        elif create and (failure := self._take_failure()):
+            response = failure
+        else:
+            response = action(form)
+        self._record(request, form, response)
+        return response
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return False
+        return (user, password) == (self.account_sid, self.auth_token)
+
+    def _record(self, request: Request, form: dict[str, list[str]], response: JSONResponse) -> None:
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.url.path,
+            form=form,
+            headers=dict(request.headers),
+            status=response.status_code,
+            response=json.loads(bytes(response.body)),
+        )
+        with self._lock:
+            self._state.requests.append(recorded)
+
+    def _take_failure(self) -> JSONResponse | None:
+        with self._lock:
+            failure = self._state.failures.popleft() if self._state.failures else None
+        return twilio_error(failure.status, failure.code, failure.message) if failure else None
+
+    async def _create_message(self, request: Request) -> JSONResponse:
+        return await self._handle(request, self._message_created, create=True)
+
+    async def _create_call(self, request: Request) -> JSONResponse:
+        return await self._handle(request, self._call_created, create=True)
+
+    async def _update_call(self, request: Request) -> JSONResponse:
+        call_sid = request.path_params["call_sid"]
+        return await self._handle(request, lambda form: self._call_updated(call_sid, form), create=False)
+
+    def _message_created(self, form: dict[str, list[str]]) -> JSONResponse:
+        first = {name: values[0] for name, values in form.items()}
+        if "To" not in first:
+            return twilio_error(400, 21604, "A 'To' phone number is required.")
+        if "From" not in first and "MessagingServiceSid" not in first:
+            return twilio_error(400, 21603, "A 'From' phone number is required.")
+        if not first.get("Body") and "MediaUrl" not in first and "ContentSid" not in first:
+            return twilio_error(400, 21602, "Message body is required.")
+        sid = _sid("SM")
+        now = _now_rfc2822()
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
+        resource = {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": first.get("Body", ""),
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": first.get("From"),
+            "messaging_service_sid": first.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued" if "From" in first else "accepted",
+            "subresource_uris": {"media": f"{base}/Media.json"},
+            "to": first["To"],
+            "uri": f"{base}.json",
+        }
+        return JSONResponse(resource, status_code=201)
+
+    def _call_created(self, form: dict[str, list[str]]) -> JSONResponse:
+        first = {name: values[0] for name, values in form.items()}
+        if "To" not in first:
+            return twilio_error(400, 21201, "No 'To' number is specified")
+        if "From" not in first:
+            return twilio_error(400, 21213, "No 'From' number is specified")
+        if not ({"Url", "Twiml", "ApplicationSid"} & first.keys()):
+            return twilio_error(400, 21200, "Either Url, Twiml or ApplicationSid is required")
+        sid = _sid("CA")
+        now = _now_rfc2822()
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
+        resource = {
+            "account_sid": self.account_sid,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": first["From"],
+            "from_formatted": first["From"],
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": _sid("PN"),
+            "price": None,
+            "price_unit": "USD",
+            "queue_time": "0",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {"notifications": f"{base}/Notifications.json", "recordings": f"{base}/Recordings.json"},
+            "to": first["To"],
+            "to_formatted": first["To"],
+            "trunk_sid": None,
+            "uri": f"{base}.json",
+        }
+        with self._lock:
+            self._state.calls[sid] = resource
+        return JSONResponse(resource, status_code=201)
+
+    def _call_updated(self, call_sid: str, form: dict[str, list[str]]) -> JSONResponse:
+        with self._lock:
+            resource = self._state.calls.get(call_sid)
+            if resource is None:
+                return twilio_error(404, 20404, f"The requested resource Calls/{call_sid}.json was not found")
+            status = form.get("Status", [None])[0]
+            if status in ("completed", "canceled"):
+                resource["status"] = status
+                resource["end_time"] = _now_rfc2822()
+            resource["date_updated"] = _now_rfc2822()
+            return JSONResponse(dict(resource))
