@@ -35,7 +35,7 @@ class ContentFinding:
 
 @dataclass(frozen=True)
 class ContentVerdict:
-    """What the filter found; one finding per kind, in a fixed order (iban, us_ssn, credit_card, secret_code)."""
+    """What the filter found: one finding per kind, in the order iban, us_ssn, credit_card, secret_code."""
 
     findings: tuple[ContentFinding, ...]
 
@@ -137,7 +137,7 @@ def _ssns(text: str) -> Iterator[Span]:
 # --- Payment cards ----------------------------------------------------------------------------
 
 # A maximal run of digits with single spaces or dashes between them, not part of a "+44 ..." number.
-_DIGIT_RUN = re.compile(r"(?<![\d+])(?<!\+ )\d(?:[ -]?\d)*")
+_DIGIT_RUN = re.compile(r"(?<![\d+])(?<![\d+][ -])\d(?:[ -]?\d)*")
 
 
 def _cards(text: str) -> Iterator[Span]:
@@ -165,11 +165,18 @@ def _has_card_prefix(digits: str) -> bool:
 
 
 # --- Passwords and one-time codes -------------------------------------------------------------
+# A code counts only next to a word that makes it a credential: a bare "code 123456" is more often a
+# promo, booking or zip code than a secret, and a keyword without a value ("we'll text you a code")
+# gives nothing away.
 
 _CODE_KEYWORD = (
     r"(?:one[-\s]?time\s+(?:pass)?code|one[-\s]?time\s+password|otp|verification\s+code|"
     r"security\s+code|(?:2fa|two[-\s]factor|login|sign[-\s]?in|auth(?:entication)?|access)\s+code|"
     r"passcode|pin(?:\s+(?:code|number))?)"
+)
+# The card's own security code is shorter than other codes.
+_CARD_SECURITY_CODE = re.compile(
+    r"\b(?:cvv2?|cvc2?|csc)\b\s*(?:is\b|:|=|-|#)?\s*:?\s*\d{3,4}(?!\d)", re.IGNORECASE
 )
 # A code: 4-10 digits (one space or dash allowed inside, "123 456"), or 4-12 letters/digits with a digit.
 _CODE_VALUE = r"(?:\d{2,5}[ -]?\d{2,5}|(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{4,12})"
@@ -183,28 +190,30 @@ _CODE_BEFORE_KEYWORD = re.compile(
 # "password is X", "password for the wifi is X", "pwd: X".
 _PASSWORD = re.compile(
     r"\b(?:password|passwd|pwd|passphrase)(?:\s+for\s+(?:[\w.@-]+\s+){1,3}?)?\s*"
-    r"(?P<connector>is\s*:?|:|=)\s*(?P<value>\"[^\"]+\"|'[^']+'|\S+)",
+    r"(?P<connector>is\s*:?|:|=)\s*(?P<value>\"[^\"]+\"|'[^']+'|\S+)(?P<rest>[^\S\n]*\S?)",
     re.IGNORECASE,
 )
 
 
 def _secret_codes(text: str) -> Iterator[Span]:
-    for pattern in (_CODE_AFTER_KEYWORD, _CODE_BEFORE_KEYWORD):
+    for pattern in (_CODE_AFTER_KEYWORD, _CODE_BEFORE_KEYWORD, _CARD_SECURITY_CODE):
         for match in pattern.finditer(text):
             yield match.span()
     for match in _PASSWORD.finditer(text):
-        if _looks_like_password(match.group("connector"), match.group("value")):
-            yield match.span()
+        value = match.group("value")
+        as_credential = match.group("connector")[-1] in ":=" and _ends_clause(value, match.group("rest"))
+        if as_credential or _looks_like_password(value):
+            yield match.span("value")
 
 
-def _looks_like_password(connector: str, value: str) -> bool:
-    """Tells "the password is Sunset2024" from "your password is strong".
+def _ends_clause(value: str, rest: str) -> bool:
+    """Whether the value is the last word of its line or sentence: "pwd: banana", not "password: tap here"."""
+    return value[-1] in ".,;!?" or not rest.strip()
 
-    After "is", a plain word is prose; a value with a digit, a symbol, mixed case or quotes is a
-    password. After ":" or "=" anything is: that is how credentials are written down.
-    """
-    if connector in (":", "="):
-        return True
+
+def _looks_like_password(value: str) -> bool:
+    """Tells "the password is Sunset2024" from "your password is strong": a plain word is prose; a value
+    with a digit, a symbol, mixed case or quotes is a password."""
     value = value.rstrip(".,;!?")
     if value[:1] in "\"'":
         return True

@@ -11,6 +11,7 @@ from db import accounts
 from db.accounts import ADMIN_ROLES, Membership
 from db.models import User
 from server.errors import forbidden, unauthenticated
+from tools.execution import Actor
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Principal:
 
     def role_in(self, team_id: str) -> str | None:
         return next((m.role for m in self.memberships if m.team_id == team_id), None)
+
+    def actor(self, source: str = "api") -> Actor:
+        """The principal as the action core sees it."""
+        return Actor(self.user_id, source, {m.team_id: m.role for m in self.memberships})
 
     def require_team_admin(self, team_id: str) -> None:
         role = self.role_in(team_id)

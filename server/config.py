@@ -46,16 +46,6 @@ class Settings(BaseSettings):
 
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
 
-    @property
-    def public_ws_base(self) -> str:
-        """`PUBLIC_URL` with its scheme turned into the websocket scheme Twilio must dial."""
-        base = self.PUBLIC_URL.rstrip("/")
-        if base.startswith("https://"):
-            return "wss://" + base[len("https://") :]
-        if base.startswith("http://"):
-            return "ws://" + base[len("http://") :]
-        return base
-
 
 def load_or_create_secret(path: Path = SECRET_FILE) -> str:
     """Read the secret key file, creating it (mode 0600) on first run."""

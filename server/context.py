@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from db.engine import make_engine, make_session_factory
 from server.config import Settings
+from tools.services import ToolServices, build_services
 
 
 @dataclass
@@ -18,14 +19,30 @@ class AppContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: redis_asyncio.Redis | None
+    services: ToolServices
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
         engine = make_engine(settings.DATABASE_URL)
         client = redis_asyncio.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
-        return cls(settings, engine, make_session_factory(engine), client)
+        sessions = make_session_factory(engine)
+        services = build_services(
+            sessions=sessions,
+            redis=client,
+            secret_key=settings.COACH_SECRET_KEY,
+            public_url=settings.PUBLIC_URL,
+            twilio_account_sid=settings.TWILIO_ACCOUNT_SID,
+            twilio_auth_token=settings.TWILIO_AUTH_TOKEN,
+            twilio_phone_number=settings.TWILIO_PHONE_NUMBER,
+            twilio_api_base_url=settings.TWILIO_API_BASE_URL,
+            resend_api_key=settings.RESEND_API_KEY,
+            resend_base_url=settings.RESEND_BASE_URL,
+            email_from=settings.EMAIL_FROM,
+        )
+        return cls(settings, engine, sessions, client, services)
 
     async def close(self) -> None:
+        await self.services.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

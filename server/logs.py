@@ -10,13 +10,10 @@ import json
 import logging
 import re
 import sys
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
-call_id_var: ContextVar[str | None] = ContextVar("call_id", default=None)
-action_id_var: ContextVar[str | None] = ContextVar("action_id", default=None)
+from tools.log_context import action_id_var, call_id_var, request_id_var
 
 _CONTEXT = {"request_id": request_id_var, "call_id": call_id_var, "action_id": action_id_var}
 _SECRET_KEY = re.compile(r"(token|secret|password|authorization|api_key|apikey|auth)", re.IGNORECASE)

@@ -1,0 +1,52 @@
+"""Repository for opt-outs: the newest record for an address and channel decides."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import ConsentRecord
+
+
+async def latest(session: AsyncSession, address: str, channel: str) -> ConsentRecord | None:
+    return (
+        await session.execute(
+            select(ConsentRecord)
+            .where(ConsentRecord.address == address, ConsentRecord.channel == channel)
+            .order_by(ConsentRecord.created_at.desc(), ConsentRecord.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def opt_out_reason(session: AsyncSession, address: str | None, channel: str) -> str | None:
+    """Why sending on `channel` to `address` is not allowed, or None when it is."""
+    if not address:
+        return None
+    record = await latest(session, address, channel)
+    if record is None or not record.opted_out:
+        return None
+    how = "permanently (the carrier reported an unsubscribed number)" if record.permanent else f"via {record.source}"
+    return f"the recipient opted out of {channel} {how}"
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    address: str,
+    channel: str,
+    opted_out: bool,
+    source: str,
+    user_id: str | None = None,
+    permanent: bool = False,
+) -> None:
+    """Add a consent record. An opt-in never lifts a permanent (carrier) suppression."""
+    if not opted_out:
+        current = await latest(session, address, channel)
+        if current is not None and current.permanent and current.opted_out and source != "sms_keyword":
+            return
+    session.add(
+        ConsentRecord(
+            user_id=user_id, address=address, channel=channel, opted_out=opted_out, permanent=permanent, source=source
+        )
+    )

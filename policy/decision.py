@@ -1,0 +1,136 @@
+"""The one function dispatch asks: execute, confirm (with the reason) or deny (with an error code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from policy.content import scan_outgoing_text
+from policy.effective import EffectiveSettings
+from policy.quiet_hours import consent_floor_status, quiet_hours_status
+from policy.risk import Risk, ToolPolicy
+
+
+class Outcome(str, Enum):
+    EXECUTE = "execute"
+    CONFIRM = "confirm"
+    DENY = "deny"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    code: str | None = None  # the error code of a denial, or the reason a confirmation is needed
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    requires_admin: bool = False
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """What dispatch looked up about one proposed action before asking."""
+
+    tool: str
+    policy: ToolPolicy
+    args: dict[str, Any]
+    confidence: float | None
+    now: datetime
+    recipient_phone: str | None = None
+    opt_out_reason: str | None = None
+    flag_enabled: bool = True
+
+
+def decide(facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False) -> Decision:
+    """Deny checks first (they also run again at execution time), then whether a human must confirm."""
+    denial = _denial(facts, settings)
+    if denial is not None:
+        return denial
+    if at_execution:
+        return Decision(Outcome.EXECUTE)
+    return _confirmation(facts, settings) or Decision(Outcome.EXECUTE)
+
+
+def _deny(code: str, message: str, **details: Any) -> Decision:
+    return Decision(Outcome.DENY, code, message, details)
+
+
+def _denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    policy = facts.policy
+    if not facts.flag_enabled:
+        return _deny("PERMISSION_DENIED", f"{facts.tool} is not enabled for this account")
+    if not policy.read_only and not settings.actions_enabled:
+        return _deny("PERMISSION_DENIED", "agent actions are turned off in the settings")
+    for permission in policy.permissions:
+        if not settings.allows(permission):
+            return _deny("PERMISSION_DENIED", f"{permission} is off in the user's or the team's settings")
+    if facts.opt_out_reason:
+        return _deny("PERMISSION_DENIED", facts.opt_out_reason)
+    return _content_denial(facts, settings) or _time_denial(facts, settings)
+
+
+def _outgoing_text(facts: ActionFacts) -> str:
+    return "\n".join(str(facts.args.get(name) or "") for name in facts.policy.text_fields)
+
+
+def _content_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    text = _outgoing_text(facts)
+    if not text.strip():
+        return None
+    verdict = scan_outgoing_text(text)
+    if verdict is not None:
+        return _deny("CONTENT_BLOCKED", verdict.message, patterns=sorted(verdict.kinds))
+    lowered = text.lower()
+    for topic in settings.blocked_topics:
+        if topic.lower() in lowered:
+            return _deny("TEAM_POLICY_BLOCKED", f"the team does not allow messages about {topic!r}")
+    return None
+
+
+def _time_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    if not facts.policy.outbound_phone:
+        return None
+    quiet = quiet_hours_status(settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end, facts.now)
+    if not quiet.allowed:
+        return _quiet_denial("inside the user's quiet hours", quiet.next_allowed_at)
+    if facts.recipient_phone:
+        floor = consent_floor_status(facts.recipient_phone, settings.timezone, facts.now)
+        if not floor.allowed:
+            return _quiet_denial("outside 08:00-21:00 in the recipient's local time", floor.next_allowed_at)
+    return None
+
+
+def _quiet_denial(why: str, next_allowed_at: datetime | None) -> Decision:
+    when = next_allowed_at.isoformat() if next_allowed_at else None
+    message = f"not now: {why}" + (f"; next allowed at {when}" if when else "")
+    return _deny("QUIET_HOURS", message, next_allowed_at=when)
+
+
+def _confirmation(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    risk = facts.policy.risk
+    requires_admin = risk is Risk.CRITICAL and settings.require_admin_approval_critical
+    reason: str | None = None
+    if (
+        settings.require_high_confidence
+        and facts.confidence is not None
+        and facts.confidence < settings.confidence_threshold
+    ):
+        reason = "LOW_CONFIDENCE"
+    elif risk is Risk.CRITICAL:
+        reason = "CRITICAL_RISK"
+    elif facts.policy.confirmation_setting and settings.confirmations.get(facts.policy.confirmation_setting):
+        reason = "CHANNEL_REQUIRES_CONFIRMATION"
+    elif not settings.auto_approve[risk]:
+        reason = "RISK_NOT_AUTO_APPROVED"
+    if reason is None:
+        return None
+    return Decision(Outcome.CONFIRM, reason, _CONFIRM_MESSAGES[reason], requires_admin=requires_admin)
+
+
+_CONFIRM_MESSAGES = {
+    "LOW_CONFIDENCE": "I'm not fully sure I understood; please confirm before I do this.",
+    "CRITICAL_RISK": "This acts on your behalf towards someone else; it needs explicit approval.",
+    "CHANNEL_REQUIRES_CONFIRMATION": "Your settings ask me to confirm before using this channel.",
+    "RISK_NOT_AUTO_APPROVED": "Your settings ask me to confirm actions of this kind.",
+}

@@ -1,0 +1,116 @@
+"""Effective settings: platform defaults, restricted by every team of the user, restricted further by the user.
+
+A team can only restrict and a user can only be stricter than the team:
+- a permission is on only if the master toggle and the permission are on at both levels;
+- the confidence threshold is max(user threshold, team minimum);
+- auto-approval of a risk level needs the team to allow it AND the user to enable it;
+- a team's `require_confirmation` forces every channel's confirmation on;
+- daily limits are the minimum of user and team limits.
+A user in several teams gets the strictest combination of all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from policy.risk import Risk
+
+PERMISSIONS = (
+    "allow_send_email",
+    "allow_send_sms",
+    "allow_voice_calls",
+    "allow_create_tasks",
+    "allow_schedule_reminders",
+    "allow_calendar_events",
+    "allow_external_email",
+)
+CONFIRMATIONS = (
+    "require_confirmation_email",
+    "require_confirmation_sms",
+    "require_confirmation_voice",
+    "require_confirmation_calendar",
+)
+DAILY_LIMITS = {
+    "email": "max_emails_per_day",
+    "sms": "max_sms_per_day",
+    "call": "max_calls_per_day",
+    "external_email": "max_external_emails_per_day",
+}
+
+
+class UserSettingsRow(Protocol):
+    agent_actions_enabled: bool
+    require_high_confidence: bool
+    confidence_threshold: float
+    auto_approve_low_risk: bool
+    auto_approve_medium_risk: bool
+    auto_approve_high_risk: bool
+    timezone: str
+    quiet_hours_start: str
+    quiet_hours_end: str
+
+
+class TeamSettingsRow(Protocol):
+    agent_actions_enabled: bool
+    require_confirmation: bool
+    min_confidence_threshold: float
+    allow_user_auto_approve_low: bool
+    allow_user_auto_approve_medium: bool
+    allow_user_auto_approve_high: bool
+    require_admin_approval_critical: bool
+    blocked_topics: list[str]
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    actions_enabled: bool
+    permissions: dict[str, bool]
+    confirmations: dict[str, bool]
+    require_high_confidence: bool
+    confidence_threshold: float
+    auto_approve: dict[Risk, bool]
+    require_admin_approval_critical: bool
+    daily_limits: dict[str, int]
+    blocked_topics: tuple[str, ...]
+    timezone: str
+    quiet_hours_start: str
+    quiet_hours_end: str
+    team_ids: tuple[str, ...] = field(default=())
+
+    def allows(self, permission: str) -> bool:
+        return self.actions_enabled and self.permissions.get(permission, False)
+
+
+def effective_settings(
+    user: UserSettingsRow, teams: Sequence[TeamSettingsRow] = (), team_ids: Sequence[str] = ()
+) -> EffectiveSettings:
+    def every_team(name: str, default: bool = True) -> bool:
+        return all(getattr(team, name) for team in teams) if teams else default
+
+    team_minimum = max((team.min_confidence_threshold for team in teams), default=0.0)
+    forced_confirmation = any(team.require_confirmation for team in teams)
+    return EffectiveSettings(
+        actions_enabled=user.agent_actions_enabled and every_team("agent_actions_enabled"),
+        permissions={name: getattr(user, name) and every_team(name) for name in PERMISSIONS},
+        confirmations={name: getattr(user, name) or forced_confirmation for name in CONFIRMATIONS},
+        require_high_confidence=user.require_high_confidence,
+        confidence_threshold=max(user.confidence_threshold, team_minimum),
+        auto_approve={
+            Risk.LOW: user.auto_approve_low_risk and every_team("allow_user_auto_approve_low"),
+            Risk.MEDIUM: user.auto_approve_medium_risk and every_team("allow_user_auto_approve_medium"),
+            Risk.HIGH: user.auto_approve_high_risk and every_team("allow_user_auto_approve_high", default=False),
+            Risk.CRITICAL: False,
+        },
+        require_admin_approval_critical=any(team.require_admin_approval_critical for team in teams),
+        daily_limits={
+            channel: min([getattr(user, column), *(getattr(team, column) for team in teams)])
+            for channel, column in DAILY_LIMITS.items()
+        },
+        blocked_topics=tuple(topic for team in teams for topic in team.blocked_topics),
+        timezone=user.timezone,
+        quiet_hours_start=user.quiet_hours_start,
+        quiet_hours_end=user.quiet_hours_end,
+        team_ids=tuple(team_ids),
+    )

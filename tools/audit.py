@@ -1,0 +1,67 @@
+"""The record of every action: history rows (one per step) and execution traces with latency."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AgentActionHistory, AgentExecutionTrace
+
+
+@dataclass
+class ActionRecord:
+    """What is known about one action while it is dispatched; traces are written with the history row."""
+
+    action_id: str
+    user_id: str
+    team_id: str | None
+    tool: str
+    source: str
+    risk_level: str
+    confidence: float | None
+    started: float = field(default_factory=time.perf_counter)
+    _traces: list[AgentExecutionTrace] = field(default_factory=list)
+
+    def trace(self, trace_type: str, **data: Any) -> None:
+        self._traces.append(
+            AgentExecutionTrace(
+                action_id=self.action_id,
+                user_id=self.user_id,
+                trace_type=trace_type,
+                data=data,
+                latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
+            )
+        )
+
+    def write(
+        self,
+        session: AsyncSession,
+        status: str,
+        payload: dict[str, Any],
+        *,
+        result: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> AgentActionHistory:
+        """Add a history row and the traces collected so far to `session` (the caller commits)."""
+        row = AgentActionHistory(
+            user_id=self.user_id,
+            team_id=self.team_id,
+            action_id=self.action_id,
+            tool=self.tool,
+            status=status,
+            source=self.source,
+            payload=payload,
+            result=result,
+            confidence=self.confidence,
+            risk_level=self.risk_level,
+            error_code=error_code,
+            error_message=error_message,
+        )
+        session.add(row)
+        session.add_all(self._traces)
+        self._traces = []
+        return row

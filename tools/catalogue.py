@@ -1,0 +1,168 @@
+"""The tool catalogue: one argument model per tool. The model is the single source of truth for both
+validation in dispatch and the Gemini function declaration the voice session and text chat send."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CallType = Literal["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"]
+ReminderChannel = Literal["sms", "email", "call"]
+
+
+class ToolArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class GetUserData(ToolArgs):
+    """The caller's habits (and whether each is done today), active goals, open tasks, pending and recent actions."""
+
+
+class CreateTask(ToolArgs):
+    """Add a task to the user's task list."""
+
+    title: str = Field(min_length=1, max_length=500)
+    description: str = Field(default="", max_length=4000)
+    due_date: dt.date | None = Field(default=None, description="YYYY-MM-DD in the user's time zone")
+
+
+class ScheduleReminder(ToolArgs):
+    """Schedule a reminder. Give remind_at as a local ISO 8601 datetime (YYYY-MM-DDTHH:MM) in the user's time zone."""
+
+    message: str = Field(min_length=1, max_length=1000)
+    remind_at: str = Field(description="local ISO 8601 datetime, e.g. 2026-12-01T09:00")
+    recurrence: str | None = Field(default=None, description="optional RFC 5545 RRULE, e.g. FREQ=DAILY")
+    channel: ReminderChannel = "sms"
+
+
+class MarkHabitComplete(ToolArgs):
+    """Record that the user did a habit today. Give habit_id or habit_name."""
+
+    habit_id: str | None = None
+    habit_name: str | None = None
+
+    @model_validator(mode="after")
+    def one_reference(self) -> MarkHabitComplete:
+        if not (self.habit_id or self.habit_name):
+            raise ValueError("give habit_id or habit_name")
+        return self
+
+
+class UpdateGoalProgress(ToolArgs):
+    """Set a goal's progress (0-100) with an optional note. Give goal_id or goal_name."""
+
+    goal_id: str | None = None
+    goal_name: str | None = None
+    progress: int = Field(ge=0, le=100)
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def one_reference(self) -> UpdateGoalProgress:
+        if not (self.goal_id or self.goal_name):
+            raise ValueError("give goal_id or goal_name")
+        return self
+
+
+class SendSms(ToolArgs):
+    """Send an SMS to the user themself (never to anyone else)."""
+
+    message: str = Field(min_length=1, max_length=1600)
+
+
+class SendEmail(ToolArgs):
+    """Send an email to the user themself."""
+
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class MakeVoiceCall(ToolArgs):
+    """Have the coach phone the user later in a separate call (not the current one)."""
+
+    call_type: CallType
+    message: str = Field(default="", max_length=1000, description="what the call is about; required for custom")
+
+    @model_validator(mode="after")
+    def custom_needs_message(self) -> MakeVoiceCall:
+        if self.call_type == "custom" and not self.message:
+            raise ValueError("a custom call needs a message")
+        return self
+
+
+class SendEmailToContact(ToolArgs):
+    """Email one of the user's saved contacts on the user's behalf (always needs the user's approval)."""
+
+    to_email: str = Field(min_length=3, max_length=320)
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20000)
+    from_name: str | None = Field(default=None, max_length=100)
+
+
+class PendingActionRef(ToolArgs):
+    """Resolve a proposed action by its id, only after the user clearly said so."""
+
+    action_id: str = Field(min_length=1, max_length=64)
+
+
+class RecordOptOut(ToolArgs):
+    """Record that the user does not want calls (or texts, or emails) from the coach any more."""
+
+    channel: Literal["call", "sms", "email", "all"] = "call"
+
+
+TOOL_ARGS: dict[str, type[ToolArgs]] = {
+    "get_user_data": GetUserData,
+    "create_task": CreateTask,
+    "schedule_reminder": ScheduleReminder,
+    "mark_habit_complete": MarkHabitComplete,
+    "update_goal_progress": UpdateGoalProgress,
+    "send_sms": SendSms,
+    "send_email": SendEmail,
+    "make_voice_call": MakeVoiceCall,
+    "send_email_to_contact": SendEmailToContact,
+    "record_opt_out": RecordOptOut,
+    "confirm_pending_action": PendingActionRef,
+    "cancel_pending_action": PendingActionRef,
+}
+PENDING_TOOLS = frozenset({"confirm_pending_action", "cancel_pending_action"})
+
+_DESCRIPTIONS = {
+    "confirm_pending_action": "Confirm a proposed action after the user clearly said yes to it. Never on your own.",
+    "cancel_pending_action": "Cancel a proposed action when the user says no or changes their mind.",
+}
+_CONFIDENCE = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "description": "how sure you are that the user asked for exactly this (0..1)",
+}
+
+
+def json_schema(model: type[ToolArgs]) -> dict[str, Any]:
+    schema = _strip_titles(model.model_json_schema())
+    schema.pop("description", None)
+    schema.setdefault("properties", {})["confidence"] = _CONFIDENCE
+    return schema
+
+
+def _strip_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _strip_titles(value) for key, value in node.items() if key != "title"}
+    if isinstance(node, list):
+        return [_strip_titles(item) for item in node]
+    return node
+
+
+def function_declarations(tool_names: list[str]) -> list[types.FunctionDeclaration]:
+    """Gemini declarations for `tool_names` (the caller drops tools behind a disabled flag)."""
+    return [
+        types.FunctionDeclaration(
+            name=name,
+            description=_DESCRIPTIONS.get(name) or (TOOL_ARGS[name].__doc__ or "").strip(),
+            parameters_json_schema=json_schema(TOOL_ARGS[name]),
+        )
+        for name in tool_names
+    ]

@@ -1,0 +1,80 @@
+"""Signed, short-lived tokens that admit one Twilio media stream.
+
+The TwiML `<Stream>` URL may not carry a query string, so the token travels as a `<Parameter>` and comes
+back in the stream's `start.customParameters`. It binds the user, the purpose, our call session and
+(for inbound calls, where it is known) Twilio's call sid. HMAC-SHA256 with a key derived from
+COACH_SECRET_KEY; compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import asdict, dataclass
+
+
+class InvalidStreamToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StreamGrant:
+    user_id: str
+    call_session_id: str
+    purpose: str
+    message: str
+    call_sid: str | None
+    expires_at: int
+
+
+def media_stream_url(public_url: str) -> str:
+    """The `wss://` (or `ws://` for a local http PUBLIC_URL) address Twilio streams the call audio to."""
+    scheme, _, rest = public_url.rstrip("/").partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/media"
+
+
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(b"coach-stream-token:" + secret.encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_stream_token(
+    secret: str,
+    *,
+    user_id: str,
+    call_session_id: str,
+    purpose: str,
+    message: str = "",
+    call_sid: str | None = None,
+    ttl_s: int = 300,
+) -> str:
+    grant = StreamGrant(user_id, call_session_id, purpose, message, call_sid, int(time.time()) + ttl_s)
+    payload = _b64(json.dumps(asdict(grant), separators=(",", ":")).encode())
+    signature = _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
+    return f"{payload}.{signature}"
+
+
+def verify_stream_token(secret: str, token: str | None, now: float | None = None) -> StreamGrant:
+    if not token or token.count(".") != 1:
+        raise InvalidStreamToken("missing or malformed stream token")
+    payload, signature = token.split(".")
+    expected = _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(signature, expected):
+        raise InvalidStreamToken("stream token signature does not match")
+    try:
+        grant = StreamGrant(**json.loads(_unb64(payload)))
+    except (ValueError, TypeError) as exc:
+        raise InvalidStreamToken(f"stream token payload is unreadable: {exc}") from None
+    if grant.expires_at < (now if now is not None else time.time()):
+        raise InvalidStreamToken("stream token has expired")
+    return grant

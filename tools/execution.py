@@ -1,0 +1,238 @@
+"""The parts of an action's run that dispatch and the pending-action path share: who asks (Actor), for
+whom (Subject), argument parsing, the facts policy needs, execution with quota, and recorded denials."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import accounts, consent
+from db.models import FeatureFlag, User
+from policy.decision import ActionFacts
+from policy.effective import EffectiveSettings, effective_settings
+from policy.flags import FlagRule, flag_enabled
+from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
+from policy.risk import TOOL_POLICIES, ToolPolicy
+from tools.audit import ActionRecord
+from tools.catalogue import TOOL_ARGS, ToolArgs
+from tools.executors import EXECUTORS, Execution
+from tools.results import AgentToolResult, ErrorCode, ToolFailure
+from tools.services import ToolServices
+
+log = logging.getLogger("coach.actions")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking, and from where. `caller_spoke_since` is the voice session's proof of a human turn."""
+
+    user_id: str
+    source: str  # api | chat | voice | browser | scheduler
+    team_roles: dict[str, str] = field(default_factory=dict)
+    call_session_id: str | None = None
+    caller_spoke_since: Callable[[datetime], bool] | None = None
+
+    @property
+    def team_ids(self) -> tuple[str, ...]:
+        return tuple(self.team_roles)
+
+    @property
+    def primary_team_id(self) -> str | None:
+        return next(iter(self.team_roles), None)
+
+    def is_admin_of(self, team_id: str | None) -> bool:
+        return team_id is not None and self.team_roles.get(team_id) in accounts.ADMIN_ROLES
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The user an action is for, with their effective settings, loaded in one session."""
+
+    user: User
+    settings: EffectiveSettings
+
+
+async def load_subject(session: AsyncSession, user_id: str) -> Subject:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise ToolFailure(ErrorCode.NOT_FOUND, "user not found")
+    memberships = await accounts.memberships(session, user_id)
+    teams = [await accounts.team_settings(session, m.team_id) for m in memberships]
+    user_settings = await accounts.user_settings(session, user_id)
+    return Subject(
+        user,
+        effective_settings(user_settings, [t for t in teams if t is not None], [m.team_id for m in memberships]),
+    )
+
+
+def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
+    """Validate `raw` against the tool's model; `confidence` travels beside the arguments."""
+    args = dict(raw or {})
+    confidence = args.pop("confidence", None)
+    if confidence is not None and not (isinstance(confidence, (int, float)) and 0 <= confidence <= 1):
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "confidence must be a number between 0 and 1")
+    try:
+        return TOOL_ARGS[tool].model_validate(args), confidence
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {problems}") from None
+
+
+async def tool_flag_enabled(session: AsyncSession, tool: str, user_id: str, team_ids: tuple[str, ...]) -> bool:
+    """A tool is behind a flag when a `tool:<name>` flag exists; without one it is available."""
+    flag = await session.scalar(select(FeatureFlag).where(FeatureFlag.name == f"tool:{tool}"))
+    if flag is None:
+        return True
+    rule = FlagRule(
+        flag.name, flag.enabled, frozenset(flag.team_ids), frozenset(flag.user_ids), flag.rollout_percentage
+    )
+    return flag_enabled(rule, user_id, team_ids)
+
+
+def _recipient(tool: str, user: User, args: ToolArgs) -> tuple[str | None, str | None]:
+    """(address, consent channel) of whoever the action reaches, for the opt-out check."""
+    if tool == "send_sms":
+        return user.phone, "sms"
+    if tool == "make_voice_call":
+        return user.phone, "call"
+    if tool == "send_email":
+        return user.email, "email"
+    if tool == "send_email_to_contact":
+        return getattr(args, "to_email", None), "email"
+    return None, None
+
+
+async def gather_facts(
+    session: AsyncSession, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
+) -> ActionFacts:
+    policy = TOOL_POLICIES[tool]
+    address, channel = _recipient(tool, subject.user, args)
+    return ActionFacts(
+        tool=tool,
+        policy=policy,
+        args=args.model_dump(mode="json"),
+        confidence=confidence,
+        now=now,
+        recipient_phone=address if policy.outbound_phone else None,
+        opt_out_reason=await consent.opt_out_reason(session, address, channel) if channel else None,
+        flag_enabled=await tool_flag_enabled(session, tool, subject.user.id, subject.settings.team_ids),
+    )
+
+
+async def record_denial(
+    services: ToolServices,
+    record: ActionRecord,
+    payload: dict[str, Any],
+    code: str | ErrorCode | None,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> AgentToolResult:
+    code = ErrorCode(code or ErrorCode.PERMISSION_DENIED)
+    record.trace("tool_result", success=False, code=code.value)
+    async with services.sessions() as session:
+        record.write(session, "denied", payload, error_code=code.value, error_message=message)
+        await session.commit()
+    log.info("action denied", extra={"tool": record.tool, "code": code.value})
+    return AgentToolResult.fail(code, message, details)
+
+
+async def execute(
+    services: ToolServices,
+    record: ActionRecord,
+    subject: Subject,
+    args: ToolArgs,
+    payload: dict[str, Any],
+    on_finish: Callable[[AsyncSession, str, dict[str, Any] | None], Any] | None = None,
+) -> AgentToolResult:
+    """Reserve quota, run the executor, record the outcome. `on_finish(session, status, result)` lets the
+    pending-action path update its row in the same transaction as the history row."""
+    policy = TOOL_POLICIES[record.tool]
+    reservation = await _reserve(services, record, subject, policy)
+    if isinstance(reservation, AgentToolResult):
+        if on_finish is not None:
+            await _finish_only(services, on_finish, "failed", reservation.to_json())
+        return reservation
+    async with services.sessions() as session:
+        run = Execution(session, services, subject.user, subject.settings, record.action_id, record.source, services.clock())
+        try:
+            data = await EXECUTORS[record.tool](run, args)
+        except ToolFailure as failure:
+            return await _failed(services, session, record, payload, reservation, failure, on_finish)
+        except Exception:
+            log.exception("executor crashed", extra={"tool": record.tool})
+            await session.rollback()
+            failure = ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "the action failed unexpectedly; nothing was sent")
+            return await _failed(services, session, record, payload, reservation, failure, on_finish)
+        record.trace("tool_result", success=True)
+        result = AgentToolResult.ok(data, message=f"{record.tool} done")
+        record.write(session, "executed", payload, result=data)
+        if on_finish is not None:
+            await on_finish(session, "executed", data)
+        await session.commit()
+    if reservation is not None:
+        await services.quotas.commit(reservation)
+    await services.events.publish(record.user_id, {"type": "action_executed", "action_id": record.action_id, "tool": record.tool})
+    return result
+
+
+async def _reserve(
+    services: ToolServices, record: ActionRecord, subject: Subject, policy: ToolPolicy
+) -> Reservation | AgentToolResult | None:
+    """Hold one unit of today's quota, or the denial to return. Redis down -> SERVICE_UNAVAILABLE (fail closed)."""
+    if policy.quota_channel is None:
+        return None
+    limit = subject.settings.daily_limits[policy.quota_channel]
+    try:
+        held = await services.quotas.reserve(
+            record.user_id, policy.quota_channel, limit, subject.settings.timezone, services.clock()
+        )
+    except QuotaBackendUnavailable:
+        return await record_denial(
+            services, record, {}, ErrorCode.SERVICE_UNAVAILABLE, "rate limiting is unavailable, so nothing is sent"
+        )
+    if isinstance(held, QuotaExceeded):
+        what = "daily" if held.reason == "daily_limit" else "per-minute"
+        return await record_denial(
+            services, record, {}, ErrorCode.RATE_LIMITED,
+            f"the {what} limit of {held.limit} {policy.quota_channel} is reached",
+            {"retry_at": held.retry_at.isoformat(), "limit": held.limit, "reason": held.reason},
+        )
+    return held
+
+
+async def _failed(
+    services: ToolServices,
+    session: AsyncSession,
+    record: ActionRecord,
+    payload: dict[str, Any],
+    reservation: Reservation | None,
+    failure: ToolFailure,
+    on_finish: Callable[[AsyncSession, str, dict[str, Any] | None], Any] | None,
+) -> AgentToolResult:
+    """A failed action keeps what the executor recorded (e.g. a carrier opt-out) and gives its quota back."""
+    record.trace("tool_result", success=False, code=failure.code.value)
+    result = AgentToolResult.fail(failure.code, failure.message, failure.details)
+    record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
+    if on_finish is not None:
+        await on_finish(session, "failed", result.to_json())
+    await session.commit()
+    if reservation is not None:
+        await services.quotas.release(reservation)
+    log.info("action failed", extra={"tool": record.tool, "code": failure.code.value})
+    return result
+
+
+async def _finish_only(services: ToolServices, on_finish: Callable[..., Any], status: str, result: dict[str, Any]) -> None:
+    async with services.sessions() as session:
+        await on_finish(session, status, result)
+        await session.commit()

@@ -1,0 +1,134 @@
+"""Executors that reach people: SMS, email, calls, email to a contact, and recording an opt-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from db import consent
+from db.models import CallSession, Contact
+from policy.addresses import InvalidAddress, normalize_email
+from tools.catalogue import MakeVoiceCall, RecordOptOut, SendEmail, SendEmailToContact, SendSms
+from tools.channels.resend import ResendChannel
+from tools.channels.stream_token import issue_stream_token, media_stream_url
+from tools.channels.twilio import UNSUBSCRIBED, TwilioChannel
+from tools.executors.base import Execution
+from tools.results import ErrorCode, ToolFailure
+
+ATTRIBUTION = "Sent on behalf of {name} via Vision Coach"
+
+
+def _twilio(run: Execution) -> TwilioChannel:
+    if run.services.twilio is None:
+        raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "SMS and calls are not configured (no Twilio credentials)")
+    return run.services.twilio
+
+
+def _email(run: Execution) -> ResendChannel:
+    if run.services.email is None:
+        raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "email is not configured (no Resend key or sender)")
+    return run.services.email
+
+
+def _user_phone(run: Execution) -> str:
+    if not run.user.phone:
+        raise ToolFailure(ErrorCode.INVALID_RECIPIENT, "the user has no phone number on file")
+    return run.user.phone
+
+
+async def _suppress_if_unsubscribed(run: Execution, failure: ToolFailure, phone: str, channel: str) -> None:
+    """Twilio 21610 means the number unsubscribed at the carrier: suppress it for good."""
+    if failure.details and failure.details.get("provider_code") == UNSUBSCRIBED:
+        await consent.record(
+            run.session, address=phone, channel=channel, opted_out=True, permanent=True,
+            source="twilio_21610", user_id=run.user.id,
+        )
+
+
+async def send_sms(run: Execution, args: SendSms) -> dict[str, Any]:
+    phone = _user_phone(run)
+    try:
+        sid = await _twilio(run).send_sms(phone, args.message)
+    except ToolFailure as failure:
+        await _suppress_if_unsubscribed(run, failure, phone, "sms")
+        raise
+    return {"message_sid": sid, "to": phone}
+
+
+async def send_email(run: Execution, args: SendEmail) -> dict[str, Any]:
+    if not run.user.email:
+        raise ToolFailure(ErrorCode.INVALID_RECIPIENT, "the user has no email address on file")
+    email_id = await _email(run).send(
+        to=run.user.email, subject=args.subject, text=args.body, idempotency_key=run.action_id
+    )
+    return {"email_id": email_id, "to": run.user.email}
+
+
+async def send_email_to_contact(run: Execution, args: SendEmailToContact) -> dict[str, Any]:
+    try:
+        address = normalize_email(args.to_email)
+    except InvalidAddress as exc:
+        raise ToolFailure(ErrorCode.INVALID_RECIPIENT, str(exc)) from None
+    contact = await run.session.scalar(
+        select(Contact).where(Contact.user_id == run.user.id, func.lower(Contact.email) == address.lower())
+    )
+    if contact is None:
+        raise ToolFailure(ErrorCode.INVALID_RECIPIENT, f"{address} is not one of the user's saved contacts")
+    body = f"{args.body}\n\n--\n{ATTRIBUTION.format(name=args.from_name or run.user.name)}"
+    email_id = await _email(run).send(
+        to=address, subject=args.subject, text=body, idempotency_key=run.action_id, reply_to=run.user.email
+    )
+    return {"email_id": email_id, "to": address, "contact": contact.name}
+
+
+async def make_voice_call(run: Execution, args: MakeVoiceCall) -> dict[str, Any]:
+    phone = _user_phone(run)
+    twilio = _twilio(run)
+    call = CallSession(user_id=run.user.id, direction="outbound", purpose=args.call_type, status="initiated")
+    run.session.add(call)
+    await run.session.flush()
+    token = issue_stream_token(
+        run.services.secret_key, user_id=run.user.id, call_session_id=call.id, purpose=args.call_type,
+        message=args.message, ttl_s=600,
+    )
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=media_stream_url(run.services.public_url))
+    stream.parameter(name="token", value=token)
+    stream.parameter(name="purpose", value=args.call_type)
+    response.append(connect)
+    try:
+        placed = await twilio.place_call(phone, str(response), f"{run.services.public_url.rstrip('/')}/twilio/status")
+    except ToolFailure as failure:
+        call.status = "failed"
+        call.end_reason = failure.message
+        await _suppress_if_unsubscribed(run, failure, phone, "call")
+        raise
+    call.call_sid = placed.sid
+    call.status = placed.status
+    return {"call_sid": placed.sid, "call_session_id": call.id, "to": phone, "call_type": args.call_type}
+
+
+async def record_opt_out(run: Execution, args: RecordOptOut) -> dict[str, Any]:
+    channels = ("call", "sms", "email") if args.channel == "all" else (args.channel,)
+    recorded = []
+    for channel in channels:
+        address = run.user.email if channel == "email" else run.user.phone
+        if address:
+            await consent.record(
+                run.session, address=address, channel=channel, opted_out=True, source="voice_request",
+                user_id=run.user.id,
+            )
+            recorded.append(channel)
+    return {"opted_out": recorded}
+
+
+EXECUTORS = {
+    "send_sms": send_sms,
+    "send_email": send_email,
+    "send_email_to_contact": send_email_to_contact,
+    "make_voice_call": make_voice_call,
+    "record_opt_out": record_opt_out,
+}

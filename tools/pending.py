@@ -1,0 +1,275 @@
+"""Pending actions: propose, confirm (optionally with edited arguments), cancel, expire.
+
+State machine: pending_confirmation -> confirmed -> executing -> executed | failed,
+               pending_confirmation -> cancelled | expired.
+An approval is bound to the owner and to a digest of the exact arguments, lives 5 minutes and is
+single-use: every transition is a compare-and-set UPDATE, so two racing confirms execute once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AgentActionFeedback, PendingAgentAction
+from policy.decision import ActionFacts, Decision, Outcome, decide
+from tools.audit import ActionRecord
+from tools.execution import Actor, Subject, execute, gather_facts, load_subject, parse_args, record_denial
+from tools.log_context import action_context
+from tools.results import AgentToolResult, ErrorCode, ToolFailure
+from tools.services import ToolServices
+
+LIFETIME = timedelta(minutes=5)
+VOICE_SOURCES = frozenset({"voice", "browser"})
+
+
+def args_digest(tool: str, args: dict[str, Any]) -> str:
+    canonical = json.dumps({"tool": tool, "args": args}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _record_for(pending: PendingAgentAction, source: str) -> ActionRecord:
+    return ActionRecord(
+        pending.id, pending.user_id, pending.team_id, pending.tool, source, pending.risk_level, pending.confidence
+    )
+
+
+def _prompt(tool: str, args: dict[str, Any]) -> str:
+    shown = ", ".join(f"{key}: {value}" for key, value in args.items() if value not in (None, ""))
+    return f"Shall I {tool.replace('_', ' ')} ({shown})? Please say yes or no."
+
+
+async def propose(
+    services: ToolServices, actor: Actor, record: ActionRecord, facts: ActionFacts, decision: Decision
+) -> AgentToolResult:
+    now = services.clock()
+    prompt = _prompt(record.tool, facts.args)
+    async with services.sessions() as session:
+        session.add(
+            PendingAgentAction(
+                id=record.action_id,
+                user_id=record.user_id,
+                team_id=record.team_id,
+                tool=record.tool,
+                args=facts.args,
+                args_digest=args_digest(record.tool, facts.args),
+                risk_level=record.risk_level,
+                reason=decision.code or "CONFIRMATION_REQUIRED",
+                confidence=record.confidence,
+                requires_admin=decision.requires_admin,
+                source=actor.source,
+                call_session_id=actor.call_session_id,
+                prompt=prompt,
+                created_at=now,
+                expires_at=now + LIFETIME,
+            )
+        )
+        record.trace("tool_result", success=True, pending=True)
+        record.write(session, "proposed", facts.args)
+        await session.commit()
+    await services.events.publish(
+        record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool, "args": facts.args}
+    )
+    who = "a team admin's approval" if decision.requires_admin else "your confirmation"
+    return AgentToolResult(
+        success=True,
+        needs_confirmation=True,
+        pending_action_id=record.action_id,
+        confidence_score=record.confidence,
+        data={"reason": decision.code, "requires_admin": decision.requires_admin, "expires_at": (now + LIFETIME).isoformat()},
+        message=f"{decision.message} {prompt}" + (f" This needs {who}." if decision.requires_admin else ""),
+    )
+
+
+async def _visible_pending(session: AsyncSession, actor: Actor, action_id: str) -> PendingAgentAction | None:
+    """The owner sees their pending actions; a team admin also sees those awaiting admin approval."""
+    pending = await session.get(PendingAgentAction, action_id) if action_id else None
+    if pending is None:
+        return None
+    if pending.user_id == actor.user_id or (pending.requires_admin and actor.is_admin_of(pending.team_id)):
+        return pending
+    return None
+
+
+async def _transition(
+    session: AsyncSession, action_id: str, from_status: str, to_status: str, **values: Any
+) -> bool:
+    """Compare-and-set: move `action_id` from `from_status` to `to_status`; False if someone else moved it."""
+    result = await session.execute(
+        update(PendingAgentAction)
+        .where(PendingAgentAction.id == action_id, PendingAgentAction.status == from_status)
+        .values(status=to_status, **values)
+    )
+    return result.rowcount == 1
+
+
+def _not_pending(pending: PendingAgentAction) -> AgentToolResult:
+    if pending.status == "expired":
+        return AgentToolResult.fail(ErrorCode.ACTION_EXPIRED, "this proposal expired; ask again if you still want it")
+    return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, f"this action is already {pending.status}")
+
+
+async def _expire(services: ToolServices, pending: PendingAgentAction, now: datetime) -> AgentToolResult:
+    async with services.sessions() as session:
+        if await _transition(session, pending.id, "pending_confirmation", "expired", resolved_at=now):
+            _record_for(pending, "system").write(session, "expired", pending.args)
+        await session.commit()
+    await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "expired"})
+    return AgentToolResult.fail(ErrorCode.ACTION_EXPIRED, "this proposal expired after 5 minutes; ask again if you still want it")
+
+
+def _decision_ms(pending: PendingAgentAction, now: datetime) -> int:
+    return int((now - pending.created_at).total_seconds() * 1000)
+
+
+async def confirm(
+    services: ToolServices, actor: Actor, action_id: str, edited_args: dict[str, Any] | None = None
+) -> AgentToolResult:
+    with action_context(action_id):
+        now = services.clock()
+        async with services.sessions() as session:
+            pending = await _visible_pending(session, actor, action_id)
+        if pending is None:
+            return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such pending action")
+        record = _record_for(pending, actor.source)
+        if pending.status != "pending_confirmation":
+            return _not_pending(pending)
+        if pending.expires_at <= now:
+            return await _expire(services, pending, now)
+        refusal = _approver_refusal(actor, pending)
+        if refusal is not None:
+            return await record_denial(services, record, pending.args, ErrorCode.PERMISSION_DENIED, refusal)
+        try:
+            args, digest, subject, facts = await _checked_arguments(services, pending, edited_args, now)
+        except ToolFailure as failure:
+            return await record_denial(services, record, edited_args or pending.args, failure.code, failure.message)
+        recheck = decide(facts, subject.settings, at_execution=True)
+        record.trace("decision_point", outcome=recheck.outcome.value, code=recheck.code, at="confirmation")
+        if recheck.outcome is Outcome.DENY:
+            return await record_denial(services, record, facts.args, recheck.code, recheck.message, recheck.details)
+        async with services.sessions() as session:
+            won = await _transition(
+                session, pending.id, "pending_confirmation", "confirmed",
+                resolved_at=now, resolved_by=actor.user_id, args=facts.args, args_digest=digest,
+            )
+            if not won:
+                await session.rollback()
+                return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action was already resolved")
+            record.write(session, "confirmed", facts.args)
+            _feedback(session, pending, actor, now, facts.args)
+            await _transition(session, pending.id, "confirmed", "executing")
+            await session.commit()
+        await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "confirmed"})
+
+        async def finish(session: AsyncSession, status: str, result: dict[str, Any] | None) -> None:
+            await _transition(session, pending.id, "executing", status, result=result)
+
+        return await execute(services, record, subject, args, facts.args, on_finish=finish)
+
+
+def _approver_refusal(actor: Actor, pending: PendingAgentAction) -> str | None:
+    if pending.requires_admin and not actor.is_admin_of(pending.team_id):
+        return "this action needs a team admin's approval"
+    if actor.source in VOICE_SOURCES and pending.source in VOICE_SOURCES:
+        spoke = actor.caller_spoke_since is not None and actor.caller_spoke_since(pending.created_at)
+        if not spoke:
+            return "confirmation refused: the caller has not spoken since the proposal"
+    return None
+
+
+async def _checked_arguments(
+    services: ToolServices, pending: PendingAgentAction, edited_args: dict[str, Any] | None, now: datetime
+) -> tuple[Any, str, Subject, ActionFacts]:
+    """The arguments to run (edited ones validated for the same tool) and fresh facts for the policy check."""
+    raw = pending.args if edited_args is None else edited_args
+    if edited_args is not None and ("tool" in edited_args):
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "an edit may change the arguments, never the tool")
+    args, _ = parse_args(pending.tool, raw)
+    async with services.sessions() as session:
+        subject = await load_subject(session, pending.user_id)
+        facts = await gather_facts(session, subject, pending.tool, args, pending.confidence, now)
+    if edited_args is not None and facts.args != pending.args:
+        proposal = decide(facts, subject.settings)
+        if proposal.outcome is Outcome.DENY:
+            raise ToolFailure(ErrorCode(proposal.code), proposal.message)
+    return args, args_digest(pending.tool, facts.args), subject, facts
+
+
+def _feedback(
+    session: AsyncSession, pending: PendingAgentAction, actor: Actor, now: datetime, final_args: dict[str, Any]
+) -> None:
+    edited = final_args != pending.args
+    session.add(
+        AgentActionFeedback(
+            user_id=actor.user_id,
+            action_id=pending.id,
+            feedback_type="edited" if edited else "approved",
+            original_payload=pending.args,
+            edited_payload=final_args if edited else None,
+            time_to_decision_ms=_decision_ms(pending, now),
+        )
+    )
+
+
+async def cancel(services: ToolServices, actor: Actor, action_id: str, reason: str = "") -> AgentToolResult:
+    with action_context(action_id):
+        now = services.clock()
+        async with services.sessions() as session:
+            pending = await _visible_pending(session, actor, action_id)
+            if pending is None:
+                return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such pending action")
+            if pending.status != "pending_confirmation":
+                return _not_pending(pending)
+            if not await _transition(
+                session, pending.id, "pending_confirmation", "cancelled", resolved_at=now, resolved_by=actor.user_id
+            ):
+                return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action was already resolved")
+            record = _record_for(pending, actor.source)
+            record.trace("decision_point", outcome="cancelled", reason=reason)
+            record.write(session, "cancelled", pending.args, error_message=reason or None)
+            session.add(
+                AgentActionFeedback(
+                    user_id=actor.user_id, action_id=pending.id, feedback_type="rejected",
+                    original_payload=pending.args, comment=reason or None,
+                    time_to_decision_ms=_decision_ms(pending, now),
+                )
+            )
+            await session.commit()
+        await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "cancelled"})
+        return AgentToolResult.ok({"action_id": pending.id, "status": "cancelled"}, message="cancelled")
+
+
+async def expire_stale(services: ToolServices, user_id: str | None = None) -> int:
+    """Mark every pending action past its expiry as expired (with a history row); returns how many."""
+    now = services.clock()
+    async with services.sessions() as session:
+        query = select(PendingAgentAction).where(
+            PendingAgentAction.status == "pending_confirmation", PendingAgentAction.expires_at <= now
+        )
+        if user_id is not None:
+            query = query.where(PendingAgentAction.user_id == user_id)
+        stale = (await session.execute(query)).scalars().all()
+    for pending in stale:
+        await _expire(services, pending, now)
+    return len(stale)
+
+
+async def list_pending(services: ToolServices, actor: Actor) -> list[PendingAgentAction]:
+    """The actor's own pending actions, plus those awaiting their approval as a team admin."""
+    await expire_stale(services, actor.user_id)
+    admin_teams = [team for team in actor.team_ids if actor.is_admin_of(team)]
+    async with services.sessions() as session:
+        query = select(PendingAgentAction).where(PendingAgentAction.status == "pending_confirmation")
+        own = PendingAgentAction.user_id == actor.user_id
+        if admin_teams:
+            query = query.where(
+                or_(own, and_(PendingAgentAction.requires_admin, PendingAgentAction.team_id.in_(admin_teams)))
+            )
+        else:
+            query = query.where(own)
+        return list((await session.execute(query.order_by(PendingAgentAction.created_at))).scalars())

@@ -1,0 +1,69 @@
+"""The resources dispatch and the executors use, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import redis.asyncio as redis_asyncio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from policy.quotas import MemoryQuotaStore, QuotaStore, RedisQuotaStore
+from tools.channels.resend import ResendChannel
+from tools.channels.retry import RetryPolicy
+from tools.channels.twilio import TwilioChannel
+from tools.channels.twilio_client import build_twilio_client
+from tools.events import EventBus, InProcessEventBus, RedisEventBus
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class ToolServices:
+    sessions: async_sessionmaker[AsyncSession]
+    secret_key: str
+    public_url: str
+    quotas: QuotaStore
+    events: EventBus
+    twilio: TwilioChannel | None = None
+    email: ResendChannel | None = None
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    async def close(self) -> None:
+        if self.email is not None:
+            await self.email.close()
+
+
+def build_services(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    redis: redis_asyncio.Redis | None,
+    secret_key: str,
+    public_url: str,
+    twilio_account_sid: str | None = None,
+    twilio_auth_token: str | None = None,
+    twilio_phone_number: str | None = None,
+    twilio_api_base_url: str | None = None,
+    resend_api_key: str | None = None,
+    resend_base_url: str = "https://api.resend.com",
+    email_from: str | None = None,
+    retry: RetryPolicy = RetryPolicy(),
+) -> ToolServices:
+    """Channels whose credentials are missing stay None; their tools answer SERVICE_UNAVAILABLE."""
+    twilio = None
+    if twilio_account_sid and twilio_auth_token and twilio_phone_number:
+        client = build_twilio_client(twilio_account_sid, twilio_auth_token, twilio_api_base_url)
+        twilio = TwilioChannel(client, twilio_phone_number, retry)
+    email = ResendChannel(resend_api_key, resend_base_url, email_from, retry) if resend_api_key and email_from else None
+    return ToolServices(
+        sessions=sessions,
+        secret_key=secret_key,
+        public_url=public_url,
+        quotas=RedisQuotaStore(redis, "coach:quota:") if redis is not None else MemoryQuotaStore(),
+        events=RedisEventBus(redis) if redis is not None else InProcessEventBus(),
+        twilio=twilio,
+        email=email,
+    )
