@@ -9,7 +9,7 @@ from typing import Any
 
 from policy.content import scan_outgoing_text
 from policy.effective import EffectiveSettings
-from policy.quiet_hours import consent_floor_status, quiet_hours_status
+from policy.quiet_hours import consent_floor_windows, quiet_hours_window, window_status
 from policy.risk import Risk, ToolPolicy
 
 
@@ -89,16 +89,17 @@ def _content_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision
 
 
 def _time_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    """Quiet hours (user's zone) and the consent floor (recipient's zone) as one set of windows, so the
+    next allowed time offered is allowed by both."""
     if not facts.policy.outbound_phone:
         return None
-    quiet = quiet_hours_status(settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end, facts.now)
-    if not quiet.allowed:
-        return _quiet_denial("inside the user's quiet hours", quiet.next_allowed_at)
+    windows = [quiet_hours_window(settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end)]
     if facts.recipient_phone:
-        floor = consent_floor_status(facts.recipient_phone, settings.timezone, facts.now)
-        if not floor.allowed:
-            return _quiet_denial("outside 08:00-21:00 in the recipient's local time", floor.next_allowed_at)
-    return None
+        windows.extend(consent_floor_windows(facts.recipient_phone, settings.timezone))
+    status = window_status(windows, facts.now)
+    if status.allowed:
+        return None
+    return _quiet_denial("inside quiet hours or outside 08:00-21:00 for the recipient", status.next_allowed_at)
 
 
 def _quiet_denial(why: str, next_allowed_at: datetime | None) -> Decision:

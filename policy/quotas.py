@@ -313,18 +313,28 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 
 
 class RedisQuotaStore:
-    """Quotas shared by every process through Redis. Keys start with `key_prefix`; the
-    `{user_id:channel}` part is a Redis Cluster hash tag, so one script's keys share a slot."""
+    """Quotas shared by every process through Redis.
+
+    Keys are `{key_prefix}:quota:{user_id:channel}:{local date}` and `{key_prefix}:burst:{user_id:channel}`;
+    the braces are a Redis Cluster hash tag, so one script's keys share a slot.
+
+    Every call gives up after `timeout` seconds (QuotaBackendUnavailable), whatever the client's own
+    timeouts and retries (redis-py's defaults can wait 20 s on a hung server, in the middle of a
+    call). A reserve that times out may still have been applied; that slot frees itself after
+    `reservation_ttl`.
+    """
 
     def __init__(
         self,
         client: redis.asyncio.Redis,
         key_prefix: str,
         reservation_ttl: timedelta = DEFAULT_RESERVATION_TTL,
+        timeout: float = 1.0,
     ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._reservation_ttl = reservation_ttl
+        self._timeout = timeout
         self._reserve = client.register_script(_RESERVE)
         self._commit = client.register_script(_COMMIT)
         self._release = client.register_script(_RELEASE)
@@ -352,7 +362,7 @@ class RedisQuotaStore:
             _duration_ms(BURST_WINDOW),
         ]
         keys = [self._day_key(user_id, channel, reservation.local_date), self._burst_key(user_id, channel)]
-        async with _unavailable_on_error():
+        async with _unavailable_on_error(self._timeout):
             status, retry_ms = await self._reserve(keys=keys, args=args)
         if status == 0:
             return QuotaExceeded("daily_limit", limit, next_local_midnight(zone, reservation.local_date))
@@ -362,7 +372,7 @@ class RedisQuotaStore:
 
     async def commit(self, reservation: Reservation) -> None:
         key = self._day_key(reservation.user_id, reservation.channel, reservation.local_date)
-        async with _unavailable_on_error():
+        async with _unavailable_on_error(self._timeout):
             await self._commit(keys=[key], args=[reservation.id, _duration_ms(DAY_GRACE)])
 
     async def release(self, reservation: Reservation) -> None:
@@ -370,13 +380,13 @@ class RedisQuotaStore:
             self._day_key(reservation.user_id, reservation.channel, reservation.local_date),
             self._burst_key(reservation.user_id, reservation.channel),
         ]
-        async with _unavailable_on_error():
+        async with _unavailable_on_error(self._timeout):
             await self._release(keys=keys, args=[reservation.id])
 
     async def usage(self, user_id: str, channel: Channel, zone: str, now: datetime) -> QuotaUsage:
         today = local_date(zone, now)
         key = self._day_key(user_id, channel, today)
-        async with _unavailable_on_error(), self._client.pipeline(transaction=True) as pipe:
+        async with _unavailable_on_error(self._timeout), self._client.pipeline(transaction=True) as pipe:
             pipe.zcount(key, "+inf", "+inf")
             pipe.zcount(key, f"({_ms(now)}", "(+inf")
             committed, pending = await pipe.execute()
@@ -390,11 +400,13 @@ class RedisQuotaStore:
 
 
 @asynccontextmanager
-async def _unavailable_on_error() -> AsyncIterator[None]:
-    """Turns any Redis or socket error into QuotaBackendUnavailable, keeping the cause."""
+async def _unavailable_on_error(timeout: float) -> AsyncIterator[None]:
+    """Turns a Redis or socket error, or no answer within `timeout` seconds, into
+    QuotaBackendUnavailable, keeping the cause."""
     try:
-        yield
-    except (redis.exceptions.RedisError, OSError) as exc:
+        async with asyncio.timeout(timeout):
+            yield
+    except (redis.exceptions.RedisError, OSError) as exc:  # TimeoutError is an OSError
         raise QuotaBackendUnavailable(f"quota store unavailable: {type(exc).__name__}") from exc
 
 

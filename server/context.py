@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis.asyncio as redis_asyncio
+from google import genai
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
 from db.engine import make_engine, make_session_factory
 from server.config import Settings
+from tools.channels.gemini_client import build_genai_client
 from tools.services import ToolServices, build_services
 
 
@@ -20,6 +22,7 @@ class AppContext:
     sessions: async_sessionmaker[AsyncSession]
     redis: redis_asyncio.Redis | None
     services: ToolServices
+    genai: genai.Client | None
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -39,10 +42,17 @@ class AppContext:
             resend_base_url=settings.RESEND_BASE_URL,
             email_from=settings.EMAIL_FROM,
         )
-        return cls(settings, engine, sessions, client, services)
+        gemini = (
+            build_genai_client(settings.GEMINI_API_KEY, settings.GEMINI_BASE_URL, settings.GEMINI_CA_FILE)
+            if settings.GEMINI_API_KEY
+            else None
+        )
+        return cls(settings, engine, sessions, client, services, gemini)
 
     async def close(self) -> None:
         await self.services.close()
+        if self.genai is not None:
+            await self.genai.aio.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

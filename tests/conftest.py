@@ -8,22 +8,14 @@ other's rows.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-
 import httpx
 import pytest
 
 from db.migrate import upgrade
 from server.app import create_app
 from server.config import Settings
+from backends import Backend, make_settings
 from services import check_redis, create_postgres_database, drop_postgres_database, unavailable
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    database_url: str
-    redis_url: str | None
 
 
 @pytest.fixture(scope="session")
@@ -50,17 +42,6 @@ def postgres_backend() -> Iterator[Backend]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     return request.getfixturevalue(f"{request.param}_backend")
-
-
-def make_settings(backend: Backend, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "DATABASE_URL": backend.database_url,
-        "REDIS_URL": backend.redis_url,
-        "COACH_SECRET_KEY": "test-secret-key-not-for-production",
-        "PUBLIC_URL": "https://coach.example.test",
-    }
-    values.update(overrides)
-    return Settings.model_validate(values)
 
 
 @pytest.fixture

@@ -180,7 +180,7 @@ async def execute(
             await on_finish(session, "executed", data)
         await session.commit()
     if reservation is not None:
-        await services.quotas.commit(reservation)
+        await _commit_quota(services, reservation)
     await services.events.publish(record.user_id, {"type": "action_executed", "action_id": record.action_id, "tool": record.tool})
     return result
 
@@ -210,6 +210,15 @@ async def _reserve(
     return held
 
 
+async def _commit_quota(services: ToolServices, reservation: Reservation) -> None:
+    """The send already happened: a quota store that fails now is logged, not reported as a failed action.
+    The reservation then lapses after its TTL, so at worst this one send is not counted."""
+    try:
+        await services.quotas.commit(reservation)
+    except QuotaBackendUnavailable:
+        log.error("quota commit failed after a successful send", extra={"channel": reservation.channel})
+
+
 async def _failed(
     services: ToolServices,
     session: AsyncSession,
@@ -227,7 +236,10 @@ async def _failed(
         await on_finish(session, "failed", result.to_json())
     await session.commit()
     if reservation is not None:
-        await services.quotas.release(reservation)
+        try:
+            await services.quotas.release(reservation)
+        except QuotaBackendUnavailable:
+            log.error("quota release failed; the reservation lapses after its TTL", extra={"channel": reservation.channel})
     log.info("action failed", extra={"tool": record.tool, "code": failure.code.value})
     return result
 

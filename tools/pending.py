@@ -25,7 +25,9 @@ from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
 LIFETIME = timedelta(minutes=5)
-VOICE_SOURCES = frozenset({"voice", "browser"})
+# Sources where a model, not a person, calls confirm_pending_action: the confirmation is accepted only if
+# the human has spoken (voice) or written (chat) after the proposal was made.
+MODEL_DRIVEN_SOURCES = frozenset({"voice", "browser", "chat"})
 
 
 def args_digest(tool: str, args: dict[str, Any]) -> str:
@@ -175,10 +177,10 @@ async def confirm(
 def _approver_refusal(actor: Actor, pending: PendingAgentAction) -> str | None:
     if pending.requires_admin and not actor.is_admin_of(pending.team_id):
         return "this action needs a team admin's approval"
-    if actor.source in VOICE_SOURCES and pending.source in VOICE_SOURCES:
+    if actor.source in MODEL_DRIVEN_SOURCES:
         spoke = actor.caller_spoke_since is not None and actor.caller_spoke_since(pending.created_at)
         if not spoke:
-            return "confirmation refused: the caller has not spoken since the proposal"
+            return "confirmation refused: the user has not answered since the proposal"
     return None
 
 

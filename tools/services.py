@@ -62,7 +62,7 @@ def build_services(
         sessions=sessions,
         secret_key=secret_key,
         public_url=public_url,
-        quotas=RedisQuotaStore(redis, "coach:quota:") if redis is not None else MemoryQuotaStore(),
+        quotas=RedisQuotaStore(redis, "coach") if redis is not None else MemoryQuotaStore(),
         events=RedisEventBus(redis) if redis is not None else InProcessEventBus(),
         twilio=twilio,
         email=email,

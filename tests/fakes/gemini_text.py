@@ -22,8 +22,14 @@ from starlette.routing import Route
 
 Body = dict[str, Any]
 Handler = Callable[[Body], Body | Awaitable[Body]]
-_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
-                 500: "INTERNAL", 503: "UNAVAILABLE"}
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,9 @@ class FakeGeminiText:
     async def _answer(self, request: Request, body: Body) -> JSONResponse:
         key = request.headers.get("x-goog-api-key")
         if key is None:
-            return google_error(403, "Method doesn't allow unregistered callers (callers without established identity).")
+            return google_error(
+                403, "Method doesn't allow unregistered callers (callers without established identity)."
+            )
         if key != self.api_key:
             return google_error(400, "API key not valid. Please pass a valid API key.")
         with self._lock:

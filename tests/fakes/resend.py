@@ -115,8 +115,10 @@ class FakeResend:
             payload = json.loads(body)
         except ValueError:
             return resend_error(400, "validation_error", "Invalid JSON body.")
-        invalid = _validate(payload) if isinstance(payload, dict) else resend_error(
-            422, "validation_error", "The request body must be a JSON object."
+        invalid = (
+            _validate(payload)
+            if isinstance(payload, dict)
+            else resend_error(422, "validation_error", "The request body must be a JSON object.")
         )
         if invalid:
             return invalid

@@ -71,7 +71,9 @@ class BackgroundServer:
 
 
 @contextmanager
-def running_server(app: ASGIApp, certfile: str | Path | None = None, keyfile: str | Path | None = None) -> Iterator[str]:
+def running_server(
+    app: ASGIApp, certfile: str | Path | None = None, keyfile: str | Path | None = None
+) -> Iterator[str]:
     """Serve `app` for the duration of the block; yields the base URL (`http(s)://127.0.0.1:PORT`)."""
     server = BackgroundServer(app, certfile, keyfile)
     server.start()

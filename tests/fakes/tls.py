@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +13,6 @@ class TlsFiles:
     ca_file: Path  # what the client trusts (GEMINI_CA_FILE)
     cert_file: Path  # server certificate chain for 127.0.0.1 and localhost
     key_file: Path
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 def make_tls_files(directory: Path) -> TlsFiles:

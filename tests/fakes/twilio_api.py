@@ -15,7 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -67,7 +67,7 @@ def twilio_error(status: int, code: int, message: str) -> JSONResponse:
 
 
 def _now_rfc2822() -> str:
-    return format_datetime(datetime.now(timezone.utc))
+    return format_datetime(datetime.now(UTC))
 
 
 def _sid(prefix: str) -> str:
@@ -124,7 +124,9 @@ class FakeTwilioAPI:
     def _successful(self, suffix: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith(suffix) and r.status < 300]
 
-    async def _handle(self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse], create: bool) -> JSONResponse:
+    async def _handle(
+        self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse], create: bool
+    ) -> JSONResponse:
         """Common path: delay, auth, injected failure (creates only), record; `action(form)` answers."""
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -246,7 +248,10 @@ class FakeTwilioAPI:
             "sid": sid,
             "start_time": None,
             "status": "queued",
-            "subresource_uris": {"notifications": f"{base}/Notifications.json", "recordings": f"{base}/Recordings.json"},
+            "subresource_uris": {
+                "notifications": f"{base}/Notifications.json",
+                "recordings": f"{base}/Recordings.json",
+            },
             "to": first["To"],
             "to_formatted": first["To"],
             "trunk_sid": None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Backend, make_settings
+from backends import Backend, make_settings
 from server.app import create_app
 
 import httpx

@@ -1,0 +1,72 @@
+"""Text chat with Gemini function calling: the same tools, the same dispatch, a bounded tool loop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from google import genai
+from google.genai import types
+
+from server.schemas.actions import ChatRequest
+from tools.catalogue import function_declarations
+from tools.dispatch import dispatch
+from tools.execution import Actor
+from tools.prompts import system_instruction
+from tools.results import AgentToolResult
+from tools.services import ToolServices
+from tools.tool_listing import available_tools
+
+MAX_TOOL_STEPS = 5
+log = logging.getLogger("coach.chat")
+
+
+async def chat(
+    services: ToolServices, client: genai.Client, model: str, actor: Actor, request: ChatRequest
+) -> dict[str, Any]:
+    """One user message in, the coach's reply out, with the actions taken and those awaiting a yes."""
+    received_at = services.clock()
+    chat_actor = Actor(
+        actor.user_id, "chat", actor.team_roles, caller_spoke_since=lambda proposed: _answered_after(received_at, proposed)
+    )
+    config = types.GenerateContentConfig(
+        system_instruction=await system_instruction(services, actor.user_id, "chat"),
+        tools=[types.Tool(function_declarations=function_declarations(await available_tools(services, actor)))],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+    )
+    contents = [types.Content(role=turn.role, parts=[types.Part.from_text(text=turn.text)]) for turn in request.history]
+    contents.append(types.Content(role="user", parts=[types.Part.from_text(text=request.message)]))
+    actions_taken: list[dict[str, Any]] = []
+    pending_actions: list[dict[str, Any]] = []
+    for _ in range(MAX_TOOL_STEPS):
+        response = await client.aio.models.generate_content(model=model, contents=contents, config=config)
+        calls = response.function_calls or []
+        if not calls:
+            return _reply(response.text or "", actions_taken, pending_actions)
+        contents.append(response.candidates[0].content)
+        parts = []
+        for call in calls:
+            result = await dispatch(services, chat_actor, call.name or "", dict(call.args or {}))
+            _collect(call.name or "", result, actions_taken, pending_actions)
+            parts.append(types.Part.from_function_response(name=call.name or "", response=result.to_json()))
+        contents.append(types.Content(role="user", parts=parts))
+    log.warning("chat tool loop hit its step limit", extra={"steps": MAX_TOOL_STEPS})
+    return _reply("I've done what I can for now; tell me how you'd like to continue.", actions_taken, pending_actions)
+
+
+def _answered_after(received_at: datetime, proposed_at: datetime) -> bool:
+    """A confirmation in chat counts only if the user's message arrived after the proposal."""
+    return received_at > proposed_at
+
+
+def _collect(tool: str, result: AgentToolResult, taken: list[dict[str, Any]], pending: list[dict[str, Any]]) -> None:
+    entry = {"tool": tool, **result.to_json()}
+    if result.needs_confirmation:
+        pending.append(entry)
+    else:
+        taken.append(entry)
+
+
+def _reply(text: str, taken: list[dict[str, Any]], pending: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"response": text, "actions_taken": taken, "pending_actions": pending}

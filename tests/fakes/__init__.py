@@ -1,0 +1,1 @@
+"""Protocol-faithful fakes of the providers (Twilio, Resend, Gemini text and Live), served over real sockets."""

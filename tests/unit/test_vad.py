@@ -1,0 +1,250 @@
+"""Barge-in detector scenarios on synthetic line noise and real (synthesised) speech.
+
+The speech fixtures are espeak-ng recordings at 8 kHz, see
+tests/fixtures/make_speech_fixtures.py: the caller says "Wait, I have a question
+about that." (voice en-us), the coach says "Let's look at your goals for this
+week." (voice en-us+f3). Every inbound signal goes through a G.711 round trip,
+as real Twilio audio does.
+"""
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice.codec import pcm16_to_ulaw, ulaw_to_pcm16
+from voice.vad import FRAME_BYTES, BargeInConfig, BargeInDetector
+
+RATE = 8000
+FRAME = 160  # samples per 20 ms frame
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+QUIET_LINE_DBFS = -60.0
+
+
+def load_speech(name: str) -> np.ndarray:
+    with wave.open(str(FIXTURES / name)) as wav:
+        assert wav.getframerate() == RATE and wav.getnchannels() == 1
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
+
+
+CALLER = load_speech("caller_speech_8k.wav")
+COACH = load_speech("coach_speech_8k.wav")
+
+
+def ms(n: float) -> int:
+    return int(round(n * RATE / 1000))
+
+
+def scaled_to_dbfs(samples: np.ndarray, dbfs: float) -> np.ndarray:
+    rms = np.sqrt(np.mean(samples**2))
+    return samples * (10 ** (dbfs / 20) * 32768 / rms)
+
+
+def white_noise(seconds: float, dbfs: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return scaled_to_dbfs(rng.normal(size=ms(seconds * 1000)), dbfs)
+
+
+def hum(seconds: float, dbfs: float) -> np.ndarray:
+    t = np.arange(ms(seconds * 1000)) / RATE
+    buzz = sum(np.sin(2 * np.pi * 60 * k * t) / k for k in (1, 3, 5, 7))
+    return scaled_to_dbfs(buzz, dbfs)
+
+
+def hiss(seconds: float, dbfs: float) -> np.ndarray:
+    """High-frequency-heavy noise, like an analogue line's hiss."""
+    return scaled_to_dbfs(np.diff(white_noise(seconds + 0.001, 0.0)), dbfs)[: ms(seconds * 1000)]
+
+
+def place(background: np.ndarray, sound: np.ndarray, at_sample: int) -> np.ndarray:
+    mixed = background.copy()
+    mixed[at_sample : at_sample + sound.size] += sound[: mixed.size - at_sample]
+    return mixed
+
+
+def delayed(samples: np.ndarray, delay_ms: float, gain_db: float) -> np.ndarray:
+    return np.concatenate((np.zeros(ms(delay_ms)), samples))[: samples.size] * 10 ** (gain_db / 20)
+
+
+def phone_frames(samples: np.ndarray) -> list[bytes]:
+    """20 ms PCM16 frames after a G.711 round trip (the tail is zero-padded)."""
+    padded = np.concatenate((samples, np.zeros(-samples.size % FRAME)))
+    pcm = np.clip(np.rint(padded), -32768, 32767).astype("<i2").tobytes()
+    pcm = ulaw_to_pcm16(pcm16_to_ulaw(pcm))
+    return [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+
+
+def fired_frames(inbound: np.ndarray, outbound: np.ndarray | None = None) -> list[int]:
+    """Indices of inbound frames on which a barge-in fired.
+
+    Outbound (coach) audio is pushed frame by frame just before the inbound
+    frame of the same 20 ms slot, as a session pacing playback would.
+    """
+    detector = BargeInDetector()
+    played = phone_frames(outbound) if outbound is not None else []
+    fired = []
+    for index, frame in enumerate(phone_frames(inbound)):
+        if index < len(played):
+            detector.push_outbound(played[index])
+        if detector.push_inbound(frame):
+            fired.append(index)
+    return fired
+
+
+def onset_sample(speech: np.ndarray) -> int:
+    """First sample of the first 5 ms block louder than -40 dBFS."""
+    block = ms(5)
+    blocks = speech[: speech.size // block * block].reshape(-1, block)
+    loud = np.sqrt((blocks**2).mean(axis=1)) > 10 ** (-40 / 20) * 32768
+    return int(np.argmax(loud)) * block
+
+
+def fire_latency_ms(fired_frame: int, onset_at_sample: int) -> float:
+    frame_end_sample = (fired_frame + 1) * FRAME
+    return (frame_end_sample - onset_at_sample) * 1000 / RATE
+
+
+# --------------------------------------------------------------------------- #
+# Caller speech
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("offset_ms", [0, 5, 10, 15])
+def test_speech_onset_fires_within_120ms(offset_ms):
+    start = ms(1000 + offset_ms)
+    inbound = place(white_noise(4, QUIET_LINE_DBFS), CALLER, start)
+    fired = fired_frames(inbound)
+    assert fired, "speech never fired"
+    assert fire_latency_ms(fired[0], start + onset_sample(CALLER)) <= 120
+
+
+def test_one_utterance_with_short_pauses_fires_once():
+    inbound = place(white_noise(4, QUIET_LINE_DBFS), CALLER, ms(1000))
+    assert len(fired_frames(inbound)) == 1
+
+
+def test_next_utterance_after_a_pause_fires_again():
+    second_start = ms(1000) + CALLER.size + ms(600)
+    inbound = place(white_noise(7, QUIET_LINE_DBFS), CALLER, ms(1000))
+    inbound = place(inbound, CALLER, second_start)
+    detector = BargeInDetector()
+    fired = [i for i, frame in enumerate(phone_frames(inbound)) if detector.push_inbound(frame)]
+    assert len(fired) == 2
+    assert fired[1] * FRAME >= second_start
+    assert detector.speech_onsets == 2
+
+
+def test_spoke_since_reports_speech_after_a_mark_only():
+    inbound = place(white_noise(5, QUIET_LINE_DBFS), CALLER, ms(1000))
+    detector = BargeInDetector()
+    frames = phone_frames(inbound)
+    for frame in frames[:40]:  # 800 ms of quiet line
+        detector.push_inbound(frame)
+    mark_before_speech = detector.stream_ms
+    for frame in frames[40:]:
+        detector.push_inbound(frame)
+    assert detector.spoke_since(mark_before_speech)
+    assert not detector.spoke_since(detector.stream_ms)
+    assert detector.stream_ms == len(frames) * 20
+
+
+# --------------------------------------------------------------------------- #
+# Noise, clicks and coughs
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        pytest.param(lambda: white_noise(5, -30), id="white-noise-30dBFS"),
+        pytest.param(lambda: white_noise(5, -50), id="white-noise-50dBFS"),
+        pytest.param(lambda: hum(5, -20), id="60Hz-hum-20dBFS"),
+        pytest.param(lambda: hiss(5, -40), id="line-hiss-40dBFS"),
+        pytest.param(lambda: hum(5, -30) + hiss(5, -45), id="hum-and-hiss"),
+    ],
+)
+def test_steady_line_noise_never_fires(noise):
+    assert fired_frames(noise()) == []
+
+
+def loudest_speech(duration_ms: float) -> np.ndarray:
+    """The loudest stretch of the caller fixture: speech that webrtcvad surely flags."""
+    length = ms(duration_ms)
+    energy = np.convolve(CALLER**2, np.ones(length), mode="valid")
+    start = int(np.argmax(energy))
+    return CALLER[start : start + length]
+
+
+@pytest.mark.parametrize("offset_ms", [0, 5, 10, 15])
+def test_80ms_of_speech_does_not_fire(offset_ms):
+    inbound = place(white_noise(3, QUIET_LINE_DBFS), loudest_speech(80), ms(1000 + offset_ms))
+    assert fired_frames(inbound) == []
+
+
+def test_60ms_click_does_not_fire():
+    rng = np.random.default_rng(2)
+    length = ms(60)
+    click = rng.normal(size=length) * np.exp(-np.arange(length) / ms(15)) * 20000
+    inbound = place(white_noise(3, QUIET_LINE_DBFS), click, ms(1005))
+    assert fired_frames(inbound) == []
+
+
+def test_80ms_cough_like_noise_burst_does_not_fire():
+    rng = np.random.default_rng(3)
+    length = ms(80)
+    low_passed = np.convolve(rng.normal(size=length), np.ones(4) / 4, mode="same")
+    burst = scaled_to_dbfs(low_passed * np.hanning(length), -15)
+    inbound = place(white_noise(3, QUIET_LINE_DBFS), burst, ms(1005))
+    assert fired_frames(inbound) == []
+
+
+# --------------------------------------------------------------------------- #
+# Coach echo and double talk
+# --------------------------------------------------------------------------- #
+
+
+def coach_talking(seconds: float) -> np.ndarray:
+    repeats = int(np.ceil(ms(seconds * 1000) / COACH.size))
+    return np.tile(COACH, repeats)[: ms(seconds * 1000)]
+
+
+@pytest.mark.parametrize("delay_ms", [40, 120, 200])
+def test_coach_echo_10db_down_does_not_fire(delay_ms):
+    outbound = coach_talking(5)
+    inbound = delayed(outbound, delay_ms, gain_db=-10) + white_noise(5, QUIET_LINE_DBFS)
+    assert fired_frames(inbound, outbound) == []
+
+
+def test_caller_speaking_over_the_coach_fires():
+    outbound = coach_talking(5)
+    echo = delayed(outbound, 120, gain_db=-10) + white_noise(5, QUIET_LINE_DBFS)
+    start = ms(1500)
+    inbound = place(echo, CALLER, start)
+    fired = fired_frames(inbound, outbound)
+    assert fired, "double talk never fired"
+    assert fire_latency_ms(fired[0], start + onset_sample(CALLER)) <= 200
+
+
+def test_quiet_caller_fires_once_the_coach_echo_has_died_away():
+    coach = coach_talking(2)
+    outbound = np.concatenate((coach, np.zeros(ms(3000))))
+    line = delayed(outbound, 120, gain_db=-10) + white_noise(5, QUIET_LINE_DBFS)
+    quiet_caller = scaled_to_dbfs(CALLER, -38)  # well below the coach's level
+    inbound = place(line, quiet_caller, coach.size + ms(700))
+    assert fired_frames(inbound, outbound) != []
+
+
+# --------------------------------------------------------------------------- #
+# API contract
+# --------------------------------------------------------------------------- #
+
+
+def test_push_inbound_rejects_frames_that_are_not_20ms():
+    with pytest.raises(ValueError):
+        BargeInDetector().push_inbound(bytes(160))
+
+
+def test_config_rejects_min_speech_longer_than_its_window():
+    with pytest.raises(ValueError):
+        BargeInConfig(min_speech_ms=200, onset_window_ms=120)
