@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from google import genai
@@ -25,10 +24,14 @@ log = logging.getLogger("coach.chat")
 async def chat(
     services: ToolServices, client: genai.Client, model: str, actor: Actor, request: ChatRequest
 ) -> dict[str, Any]:
-    """One user message in, the coach's reply out, with the actions taken and those awaiting a yes."""
-    received_at = services.clock()
+    """One user message in, the coach's reply out, with the actions taken and those awaiting a yes.
+
+    Actions proposed while answering this message cannot be confirmed in the same answer: the user must
+    write again (the model cannot confirm on its own, whatever the message told it).
+    """
+    proposed_now: set[str] = set()
     chat_actor = Actor(
-        actor.user_id, "chat", actor.team_roles, caller_spoke_since=lambda proposed: _answered_after(received_at, proposed)
+        actor.user_id, "chat", actor.team_roles, answered_since_proposal=lambda action_id: action_id not in proposed_now
     )
     config = types.GenerateContentConfig(
         system_instruction=await system_instruction(services, actor.user_id, "chat"),
@@ -49,15 +52,12 @@ async def chat(
         for call in calls:
             result = await dispatch(services, chat_actor, call.name or "", dict(call.args or {}))
             _collect(call.name or "", result, actions_taken, pending_actions)
+            if result.pending_action_id:
+                proposed_now.add(result.pending_action_id)
             parts.append(types.Part.from_function_response(name=call.name or "", response=result.to_json()))
         contents.append(types.Content(role="user", parts=parts))
     log.warning("chat tool loop hit its step limit", extra={"steps": MAX_TOOL_STEPS})
     return _reply("I've done what I can for now; tell me how you'd like to continue.", actions_taken, pending_actions)
-
-
-def _answered_after(received_at: datetime, proposed_at: datetime) -> bool:
-    """A confirmation in chat counts only if the user's message arrived after the proposal."""
-    return received_at > proposed_at
 
 
 def _collect(tool: str, result: AgentToolResult, taken: list[dict[str, Any]], pending: list[dict[str, Any]]) -> None:

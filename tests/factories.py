@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timezone
 from dataclasses import dataclass
 
 from db import accounts
@@ -11,6 +12,8 @@ from server.context import AppContext
 
 @dataclass(frozen=True)
 class TestUser:
+    __test__ = False  # a data holder, not a test class
+
     id: str
     token: str
     phone: str
@@ -19,6 +22,15 @@ class TestUser:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+# A weekday afternoon in every US zone: inside the 08:00-21:00 consent floor and outside default quiet hours.
+DAYTIME = datetime(2026, 11, 24, 19, 0, tzinfo=timezone.utc)
+
+
+def daytime_clock(ctx: AppContext) -> None:
+    """Pin the app's clock (the `ToolServices.clock` seam) to `DAYTIME` so tests do not depend on when they run."""
+    ctx.services.clock = lambda: DAYTIME
 
 
 def random_phone() -> str:

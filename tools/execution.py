@@ -31,13 +31,17 @@ log = logging.getLogger("coach.actions")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is asking, and from where. `caller_spoke_since` is the voice session's proof of a human turn."""
+    """Who is asking, and from where.
+
+    `answered_since_proposal(action_id)` is a model-driven session's proof that the human spoke (voice) or
+    wrote (chat) after that action was proposed; without it a model cannot confirm anything.
+    """
 
     user_id: str
     source: str  # api | chat | voice | browser | scheduler
     team_roles: dict[str, str] = field(default_factory=dict)
     call_session_id: str | None = None
-    caller_spoke_since: Callable[[datetime], bool] | None = None
+    answered_since_proposal: Callable[[str], bool] | None = None
 
     @property
     def team_ids(self) -> tuple[str, ...]:

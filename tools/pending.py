@@ -178,8 +178,8 @@ def _approver_refusal(actor: Actor, pending: PendingAgentAction) -> str | None:
     if pending.requires_admin and not actor.is_admin_of(pending.team_id):
         return "this action needs a team admin's approval"
     if actor.source in MODEL_DRIVEN_SOURCES:
-        spoke = actor.caller_spoke_since is not None and actor.caller_spoke_since(pending.created_at)
-        if not spoke:
+        answered = actor.answered_since_proposal is not None and actor.answered_since_proposal(pending.id)
+        if not answered:
             return "confirmation refused: the user has not answered since the proposal"
     return None
 
