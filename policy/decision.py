@@ -43,7 +43,12 @@ class ActionFacts:
 
 
 def decide(facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False) -> Decision:
-    """Deny checks first (they also run again at execution time), then whether a human must confirm."""
+    """Deny checks first (they also run again at execution time), then whether a human must confirm.
+
+    A revocation (an opt-out) is always executed: nobody's settings may stand between a person and "stop".
+    """
+    if facts.policy.revocation:
+        return Decision(Outcome.EXECUTE)
     denial = _denial(facts, settings)
     if denial is not None:
         return denial

@@ -26,6 +26,7 @@ class ToolPolicy:
     outbound_phone: bool = False  # subject to quiet hours and the recipient-time consent floor
     read_only: bool = False
     text_fields: tuple[str, ...] = ()  # arguments that leave the system and pass the content filter
+    revocation: bool = False  # honours a person's "stop": never gated by toggles, flags or confirmation
 
 
 TOOL_POLICIES: dict[str, ToolPolicy] = {
@@ -33,7 +34,7 @@ TOOL_POLICIES: dict[str, ToolPolicy] = {
     "check_calendar_availability": ToolPolicy(Risk.LOW, read_only=True),
     "find_optimal_time": ToolPolicy(Risk.LOW, read_only=True),
     "create_task": ToolPolicy(Risk.LOW, ("allow_create_tasks",)),
-    "record_opt_out": ToolPolicy(Risk.LOW),
+    "record_opt_out": ToolPolicy(Risk.LOW, revocation=True),
     "schedule_reminder": ToolPolicy(Risk.MEDIUM, ("allow_schedule_reminders",), text_fields=("message",)),
     "mark_habit_complete": ToolPolicy(Risk.MEDIUM),
     "update_goal_progress": ToolPolicy(Risk.MEDIUM),

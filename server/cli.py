@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     call = commands.add_parser("call", help="place an outbound coaching call")
     call.add_argument("--user", required=True)
-    call.add_argument("--purpose", default="goal_checkin")
+    call.add_argument(
+        "--purpose", default="goal_checkin",
+        choices=["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"],
+    )
     call.add_argument("--message", default="")
     return parser
 
@@ -79,6 +82,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.DATABASE_URL)
         print(json.dumps(asyncio.run(create_team(settings, args.name))))
         return 0
+    if args.command == "call":
+        upgrade(settings.DATABASE_URL)
+        result = asyncio.run(place_call(settings, args))
+        print(json.dumps(result))
+        return 0 if result.get("success") else 1
     print(f"coach {args.command}: not available yet", file=sys.stderr)
     return 2
 
@@ -125,6 +133,22 @@ async def create_team(settings: Settings, name: str) -> dict[str, Any]:
             return {"id": team.id, "name": team.name}
     finally:
         await engine.dispose()
+
+
+async def place_call(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """Dial a user through the same dispatch as everything else (quiet hours, consent, limits apply)."""
+    from server.context import AppContext
+    from tools.dispatch import Actor, dispatch
+
+    ctx = AppContext.open(settings)
+    try:
+        async with ctx.sessions() as session:
+            roles = {m.team_id: m.role for m in await accounts.memberships(session, args.user)}
+        actor = Actor(args.user, "operator", roles)
+        result = await dispatch(ctx.services, actor, "make_voice_call", {"call_type": args.purpose, "message": args.message})
+        return result.to_json()
+    finally:
+        await ctx.close()
 
 
 if __name__ == "__main__":

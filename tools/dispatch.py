@@ -25,6 +25,10 @@ from tools.services import ToolServices
 
 __all__ = ["Actor", "dispatch"]
 
+# Actions these sources run were set up beforehand (a reminder the user asked for, an operator's command):
+# every denial still applies — quiet hours, consent, limits, content — but nobody is there to say yes.
+PREAUTHORIZED_SOURCES = frozenset({"scheduler", "operator"})
+
 
 async def dispatch(
     services: ToolServices, actor: Actor, tool: str, raw_args: dict[str, Any], confidence: float | None = None
@@ -68,7 +72,7 @@ async def _dispatch_action(
         async with services.sessions() as session:
             subject = await load_subject(session, actor.user_id)
             facts = await gather_facts(session, subject, tool, args, record.confidence, now)
-        decision = decide(facts, subject.settings)
+        decision = decide(facts, subject.settings, at_execution=actor.source in PREAUTHORIZED_SOURCES)
         record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
         if decision.outcome is Outcome.DENY:
             return await record_denial(services, record, facts.args, decision.code, decision.message, decision.details)

@@ -30,10 +30,15 @@ class StreamGrant:
     expires_at: int
 
 
-def media_stream_url(public_url: str) -> str:
-    """The `wss://` (or `ws://` for a local http PUBLIC_URL) address Twilio streams the call audio to."""
+def public_ws_base(public_url: str) -> str:
+    """PUBLIC_URL with the websocket scheme: `wss://` for https (what Twilio requires), `ws://` for local http."""
     scheme, _, rest = public_url.rstrip("/").partition("://")
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/twilio/media"
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+
+
+def media_stream_url(public_url: str) -> str:
+    """The address Twilio streams the call audio to."""
+    return f"{public_ws_base(public_url)}/twilio/media"
 
 
 def _key(secret: str) -> bytes:

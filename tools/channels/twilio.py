@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 from tools.channels.retry import RetryPolicy, with_retries
 from tools.results import ErrorCode, ToolFailure
@@ -64,6 +65,14 @@ class TwilioChannel:
 
     async def hang_up(self, call_sid: str) -> None:
         await self._call(lambda: self.client.calls(call_sid).update(status="completed"), "twilio.calls.update")
+
+    async def say_and_hang_up(self, call_sid: str, text: str) -> None:
+        """Replace a live call's TwiML with a spoken message and a hang-up (ends any media stream)."""
+        response = VoiceResponse()
+        response.say(text)
+        response.hangup()
+        twiml = str(response)
+        await self._call(lambda: self.client.calls(call_sid).update(twiml=twiml), "twilio.calls.update")
 
     async def _call(self, func, what: str):  # type: ignore[no-untyped-def]
         try:
