@@ -8,14 +8,13 @@ other's rows.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from db.migrate import upgrade
-from server.app import create_app
 from server.config import Settings
+from apps import http_client, running_app
 from backends import Backend, make_settings
 from services import check_redis, create_postgres_database, drop_postgres_database, unavailable
 
@@ -56,21 +55,6 @@ def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP clients follow proxy variables; the local fakes must be reached directly."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
-    """The app with its lifespan entered (database engine, Redis, provider clients)."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@asynccontextmanager
-async def http_client(application: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from backends import make_settings
-from conftest import http_client, running_app
+from apps import http_client, running_app
 from db.models import AgentActionHistory, Task
 from factories import TestUser, daytime_clock, new_user
 from fakes.gemini import GeminiFakes, running_gemini

@@ -110,5 +110,5 @@ class BrowserTransport:
         self._closed = True
         try:
             await self.websocket.close()
-        except RuntimeError:
-            pass
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the far end is already gone

@@ -196,8 +196,8 @@ class TwilioMediaTransport:
         self._pacer.cancel()
         try:
             await self.websocket.close()
-        except RuntimeError:
-            pass
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the far end is already gone
 
     async def _pace(self) -> None:
         """Hand frames to Twilio at real time, at most PACING_LEAD_S ahead; the first frame of a burst goes at once."""

@@ -1,0 +1,99 @@
+"""A running coach server (uvicorn, real sockets) wired to the local provider fakes, for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backends import Backend, make_settings
+from fakes.gemini import GeminiFakes, running_gemini
+from fakes.resend import FakeResend
+from fakes.server import running_server, running_server_async
+from fakes.twilio_api import FakeTwilioAPI
+from factories import DAYTIME
+from server.app import create_app
+from server.config import Settings
+from server.context import AppContext
+from voice.codec import Upsampler8kTo16k
+
+import wave
+
+GEMINI_KEY = "gemini-test-key"
+ACCOUNT_SID = "AC" + "2" * 32
+AUTH_TOKEN = "twilio-test-token"
+RESEND_KEY = "re_test"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@dataclass
+class VoiceWorld:
+    gemini: GeminiFakes
+    twilio: FakeTwilioAPI
+    resend: FakeResend
+    base_url: str  # http://127.0.0.1:PORT of the coach server
+    settings: Settings
+    server_app: Any  # the app inside uvicorn (its state.ctx lives on the server's loop)
+    data: AppContext  # a context on the test's loop, for arranging and checking rows
+
+    @property
+    def ws_base(self) -> str:
+        return "ws://" + self.base_url.split("://", 1)[1]
+
+
+@asynccontextmanager
+async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> AsyncIterator[VoiceWorld]:
+    twilio = FakeTwilioAPI(ACCOUNT_SID, AUTH_TOKEN)
+    resend = FakeResend(RESEND_KEY)
+    with running_server(twilio.app) as twilio_url, running_server(resend.app) as resend_url:
+        async with running_gemini(GEMINI_KEY, tmp_path) as gemini:
+            settings = make_settings(
+                backend,
+                GEMINI_API_KEY=GEMINI_KEY,
+                GEMINI_BASE_URL=gemini.base_url,
+                GEMINI_CA_FILE=str(gemini.ca_file),
+                TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                TWILIO_PHONE_NUMBER="+14155550199",
+                TWILIO_API_BASE_URL=twilio_url,
+                RESEND_API_KEY=RESEND_KEY,
+                RESEND_BASE_URL=resend_url,
+                EMAIL_FROM="coach@example.test",
+                **overrides,
+            )
+            app = create_app(settings)
+            async with running_server_async(app) as base_url:
+                app.state.ctx.services.clock = lambda: DAYTIME
+                data = AppContext.open(settings)
+                data.services.clock = lambda: DAYTIME
+                try:
+                    yield VoiceWorld(gemini, twilio, resend, base_url, settings, app, data)
+                finally:
+                    await data.close()
+
+
+def speech_8k(name: str = "caller_speech_8k.wav") -> bytes:
+    with wave.open(str(FIXTURES / name)) as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def speech_16k(name: str = "caller_speech_8k.wav") -> bytes:
+    return Upsampler8kTo16k().process(speech_8k(name))
+
+
+def silence(ms: int, rate: int) -> bytes:
+    return b"\x00\x00" * (rate * ms // 1000)
+
+
+def tone_24k(ms: int, hz: float = 440.0, level: float = 8000.0) -> bytes:
+    import numpy as np
+
+    t = np.arange(24 * ms) / 24000
+    return (level * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+def chunks(data: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
