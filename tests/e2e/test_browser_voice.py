@@ -151,3 +151,64 @@ async def test_unreachable_model_tells_the_page_and_records_why(world):
     async with world.data.sessions() as session:
         call = (await session.execute(select(CallSession).where(CallSession.user_id == user.id))).scalar_one()
     assert call.status == "failed" and "model unreachable" in call.end_reason
+
+
+async def test_go_away_resumes_with_the_latest_handle_and_loses_no_caller_audio(world):
+    user = await new_user(world.data)
+    browser = await open_browser(world, user.token)
+    first = await world.gemini.live.wait_for_connection(0)
+    handle = await first.send_resumption_update()
+    await browser.speak(silence(200, 16000))
+    await first.wait_for_audio_bytes(200 * 32)
+    sent_before = len(first.audio)
+    await first.send_go_away("1s")
+    await browser.speak(silence(600, 16000))
+    second = await world.gemini.live.wait_for_connection(1)
+    assert second.resumption_handle == handle
+    await second.wait_for_audio_bytes(200 * 32 + 600 * 32 - sent_before, timeout=5)
+    assert sent_before + len(second.audio) >= (200 + 600) * 32
+    assert second.client_contents == []  # resumed, not re-sent as new content
+    await second.send_audio(tone_24k(100))
+    await second.send_turn_complete()
+    await asyncio.sleep(0.3)
+    assert len(browser.audio) >= 100 * 48
+    await browser.socket.close()
+
+
+async def test_dropped_model_socket_reconnects_and_the_call_continues(world):
+    user = await new_user(world.data)
+    browser = await open_browser(world, user.token)
+    first = await world.gemini.live.wait_for_connection(0)
+    handle = await first.send_resumption_update()
+    await first.close(code=1011, reason="internal error")
+    second = await world.gemini.live.wait_for_connection(1, timeout=10)
+    assert second.resumption_handle == handle
+    await browser.speak(silence(200, 16000))
+    await second.wait_for_audio_bytes(200 * 32)
+    await second.send_tool_call("after", "create_task", {"title": "still here"})
+    response = await second.wait_for_tool_response("after")
+    assert response["response"]["success"] is True
+    await browser.socket.close()
+
+
+async def test_non_resumable_updates_do_not_replace_the_handle(world):
+    user = await new_user(world.data)
+    browser = await open_browser(world, user.token)
+    first = await world.gemini.live.wait_for_connection(0)
+    handle = await first.send_resumption_update()
+    await first.send_resumption_update(resumable=False)
+    await first.close(code=1011)
+    second = await world.gemini.live.wait_for_connection(1, timeout=10)
+    assert second.resumption_handle == handle
+    await browser.socket.close()
+
+
+async def test_setup_enables_resumption_compression_and_transcription(world):
+    user = await new_user(world.data)
+    browser = await open_browser(world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0)
+    setup = json.dumps(connection.setup)
+    for key in ("sessionResumption", "contextWindowCompression", "inputAudioTranscription", "outputAudioTranscription"):
+        assert key in setup or key.replace("A", "_a") in setup, key
+    assert "end_call" in setup and "send_sms" in setup
+    await browser.socket.close()
