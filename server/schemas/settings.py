@@ -51,7 +51,9 @@ class PartialUpdate(BaseModel):
         return self.model_dump(exclude_unset=True)
 
 
-class UserSettingsUpdate(PartialUpdate):
+class PermissionsAndLimits(PartialUpdate):
+    """Fields users and teams both have: the master toggle, per-action permissions, daily limits."""
+
     agent_actions_enabled: bool | None = None
     allow_send_email: bool | None = None
     allow_send_sms: bool | None = None
@@ -60,6 +62,13 @@ class UserSettingsUpdate(PartialUpdate):
     allow_schedule_reminders: bool | None = None
     allow_calendar_events: bool | None = None
     allow_external_email: bool | None = None
+    max_emails_per_day: DailyLimit | None = None
+    max_sms_per_day: DailyLimit | None = None
+    max_calls_per_day: DailyLimit | None = None
+    max_external_emails_per_day: DailyLimit | None = None
+
+
+class UserSettingsUpdate(PermissionsAndLimits):
     require_confirmation_email: bool | None = None
     require_confirmation_sms: bool | None = None
     require_confirmation_voice: bool | None = None
@@ -86,23 +95,11 @@ class UserSettingsUpdate(PartialUpdate):
     timezone: TimeZoneName | None = None
     quiet_hours_start: ClockTime | None = None
     quiet_hours_end: ClockTime | None = None
-    max_emails_per_day: DailyLimit | None = None
-    max_sms_per_day: DailyLimit | None = None
-    max_calls_per_day: DailyLimit | None = None
-    max_external_emails_per_day: DailyLimit | None = None
 
 
-class TeamSettingsUpdate(PartialUpdate):
+class TeamSettingsUpdate(PermissionsAndLimits):
     nullable_fields: ClassVar[frozenset[str]] = frozenset({"crisis_escalation_email"})
 
-    agent_actions_enabled: bool | None = None
-    allow_send_email: bool | None = None
-    allow_send_sms: bool | None = None
-    allow_voice_calls: bool | None = None
-    allow_create_tasks: bool | None = None
-    allow_schedule_reminders: bool | None = None
-    allow_calendar_events: bool | None = None
-    allow_external_email: bool | None = None
     require_confirmation: bool | None = None
     min_confidence_threshold: Threshold | None = None
     allow_user_auto_approve_low: bool | None = None
@@ -115,7 +112,3 @@ class TeamSettingsUpdate(PartialUpdate):
     coach_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     coach_tone: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     custom_instructions: Annotated[str, Field(max_length=4000)] | None = None
-    max_emails_per_day: DailyLimit | None = None
-    max_sms_per_day: DailyLimit | None = None
-    max_calls_per_day: DailyLimit | None = None
-    max_external_emails_per_day: DailyLimit | None = None

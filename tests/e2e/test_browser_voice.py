@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from db.models import AgentActionHistory, CallSession, CallTranscriptTurn
 from factories import new_user
-from world import chunks, silence, speech_16k, tone_24k, voice_world
+from worlds import chunks, silence, speech_16k, tone_24k, voice_world
 
 
 class Browser:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import select
-
-from backends import make_settings
-from apps import http_client, running_app
-from db.models import AgentActionHistory, Task
-from factories import TestUser, daytime_clock, new_user
-from fakes.gemini import GeminiFakes, running_gemini
-from fakes.server import running_server
+from factories import TestUser, new_user
+from fakes.gemini import GeminiFakes
 from fakes.twilio_api import FakeTwilioAPI
+from sqlalchemy import select
+from worlds import voice_world
 
-GEMINI_KEY = "gemini-test-key"
-ACCOUNT_SID = "AC" + "1" * 32
-AUTH_TOKEN = "twilio-test-token"
+from db.models import AgentActionHistory, Task
+from server.context import AppContext
 
 
 @dataclass
@@ -27,29 +21,14 @@ class ChatWorld:
     gemini: GeminiFakes
     twilio: FakeTwilioAPI
     client: httpx.AsyncClient
-    app: object
+    data: AppContext
     user: TestUser
 
 
 @pytest.fixture
-async def world(backend, tmp_path) -> AsyncIterator[ChatWorld]:
-    twilio = FakeTwilioAPI(ACCOUNT_SID, AUTH_TOKEN)
-    with running_server(twilio.app) as twilio_url:
-        async with running_gemini(GEMINI_KEY, tmp_path) as gemini:
-            settings = make_settings(
-                backend,
-                GEMINI_API_KEY=GEMINI_KEY,
-                GEMINI_BASE_URL=gemini.base_url,
-                GEMINI_CA_FILE=str(gemini.ca_file),
-                TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-                TWILIO_PHONE_NUMBER="+14155550199",
-                TWILIO_API_BASE_URL=twilio_url,
-            )
-            async with running_app(settings) as app, http_client(app) as client:
-                daytime_clock(app.state.ctx)
-                user = await new_user(app.state.ctx, name="Ann")
-                yield ChatWorld(gemini, twilio, client, app, user)
+async def world(backend, tmp_path):
+    async with voice_world(backend, tmp_path) as w:
+        yield ChatWorld(w.gemini, w.twilio, w.http, w.data, await new_user(w.data, name="Ann"))
 
 
 async def test_plain_reply_comes_back_as_the_response(world):
@@ -79,7 +58,7 @@ async def test_low_risk_tool_call_executes_and_its_result_goes_back_to_the_model
     [function_response] = world.gemini.text.requests[1].function_responses()
     assert function_response["name"] == "create_task"
     assert function_response["response"]["success"] is True
-    async with world.app.state.ctx.sessions() as session:
+    async with world.data.sessions() as session:
         titles = (await session.execute(select(Task.title).where(Task.user_id == world.user.id))).scalars().all()
     assert titles == ["Buy running shoes"]
 
@@ -135,7 +114,7 @@ async def test_every_chat_tool_call_is_in_the_history(world):
     world.gemini.text.queue_function_calls(("send_sms", {"message": "hello"}))
     world.gemini.text.queue_text("Want me to send it?")
     await world.client.post("/api/chat", headers=world.user.headers, json={"message": "text me"})
-    async with world.app.state.ctx.sessions() as session:
+    async with world.data.sessions() as session:
         rows = (await session.execute(select(AgentActionHistory).where(AgentActionHistory.user_id == world.user.id))).scalars().all()
     assert [(r.tool, r.status, r.source) for r in rows] == [("send_sms", "proposed", "chat")]
 

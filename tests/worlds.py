@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from backends import Backend, make_settings
+from factories import DAYTIME
 from fakes.gemini import GeminiFakes, running_gemini
 from fakes.resend import FakeResend
 from fakes.server import running_server, running_server_async
 from fakes.twilio_api import FakeTwilioAPI
-from factories import DAYTIME
+
 from server.app import create_app
 from server.config import Settings
 from server.context import AppContext
 from voice.codec import Upsampler8kTo16k
 
-import wave
-
 GEMINI_KEY = "gemini-test-key"
 ACCOUNT_SID = "AC" + "2" * 32
 AUTH_TOKEN = "twilio-test-token"
 RESEND_KEY = "re_test"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @dataclass
@@ -37,6 +38,7 @@ class VoiceWorld:
     settings: Settings
     server_app: Any  # the app inside uvicorn (its state.ctx lives on the server's loop)
     data: AppContext  # a context on the test's loop, for arranging and checking rows
+    http: httpx.AsyncClient  # real HTTP to the coach server
 
     @property
     def ws_base(self) -> str:
@@ -68,10 +70,11 @@ async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> Asy
                 app.state.ctx.services.clock = lambda: DAYTIME
                 data = AppContext.open(settings)
                 data.services.clock = lambda: DAYTIME
-                try:
-                    yield VoiceWorld(gemini, twilio, resend, base_url, settings, app, data)
-                finally:
-                    await data.close()
+                async with httpx.AsyncClient(base_url=base_url, trust_env=False, timeout=30) as http:
+                    try:
+                        yield VoiceWorld(gemini, twilio, resend, base_url, settings, app, data, http)
+                    finally:
+                        await data.close()
 
 
 def speech_8k(name: str = "caller_speech_8k.wav") -> bytes:
