@@ -38,6 +38,7 @@ class ActionFacts:
     confidence: float | None
     now: datetime
     recipient_phone: str | None = None
+    recipient_problem: str | None = None  # why the action cannot reach its recipient (INVALID_RECIPIENT)
     opt_out_reason: str | None = None
     flag_enabled: bool = True
 
@@ -70,6 +71,8 @@ def _denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
     for permission in policy.permissions:
         if not settings.allows(permission):
             return _deny("PERMISSION_DENIED", f"{permission} is off in the user's or the team's settings")
+    if facts.recipient_problem:
+        return _deny("INVALID_RECIPIENT", facts.recipient_problem)
     if facts.opt_out_reason:
         return _deny("PERMISSION_DENIED", facts.opt_out_reason)
     return _content_denial(facts, settings) or _time_denial(facts, settings)

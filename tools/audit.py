@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,12 @@ class ActionRecord:
             )
         )
 
+    def redact(self, payload: dict[str, Any], clean: Callable[[str], str]) -> dict[str, Any]:
+        """Apply `clean` to every string of the traces collected so far and of `payload`; returns the cleaned payload."""
+        for trace in self._traces:
+            trace.data = _map_strings(trace.data, clean)
+        return _map_strings(payload, clean)
+
     def write(
         self,
         session: AsyncSession,
@@ -65,3 +72,13 @@ class ActionRecord:
         session.add_all(self._traces)
         self._traces = []
         return row
+
+
+def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {key: _map_strings(item, clean) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_map_strings(item, clean) for item in value]
+    return value

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from db.models import new_id
+from db.models import User, new_id
 from policy.decision import Outcome, decide
-from policy.risk import TOOL_POLICIES
+from policy.risk import TOOL_POLICIES, Risk
 from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
@@ -27,6 +27,7 @@ __all__ = ["Actor", "dispatch"]
 
 # Actions these sources run were set up beforehand (a reminder the user asked for, an operator's command):
 # every denial still applies — quiet hours, consent, limits, content — but nobody is there to say yes.
+# Critical actions (acting towards third parties) are never preauthorized: they always wait for a human.
 PREAUTHORIZED_SOURCES = frozenset({"scheduler", "operator"})
 
 
@@ -59,6 +60,9 @@ async def _dispatch_action(
 ) -> AgentToolResult:
     if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
         return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
+    async with services.sessions() as session:
+        if await session.get(User, actor.user_id) is None:
+            return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such user")
     policy = TOOL_POLICIES[tool]
     record = ActionRecord(new_id(), actor.user_id, actor.primary_team_id, tool, actor.source, policy.risk.value, None)
     with action_context(record.action_id):
@@ -72,7 +76,8 @@ async def _dispatch_action(
         async with services.sessions() as session:
             subject = await load_subject(session, actor.user_id)
             facts = await gather_facts(session, subject, tool, args, record.confidence, now)
-        decision = decide(facts, subject.settings, at_execution=actor.source in PREAUTHORIZED_SOURCES)
+        preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
+        decision = decide(facts, subject.settings, at_execution=preauthorized)
         record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
         if decision.outcome is Outcome.DENY:
             return await record_denial(services, record, facts.args, decision.code, decision.message, decision.details)

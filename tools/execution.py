@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, consent
 from db.models import FeatureFlag, User
+from policy.addresses import InvalidAddress, normalize_email
+from policy.content import redact
 from policy.decision import ActionFacts
 from policy.effective import EffectiveSettings, effective_settings
 from policy.flags import FlagRule, flag_enabled
@@ -23,6 +25,7 @@ from policy.risk import TOOL_POLICIES, ToolPolicy
 from tools.audit import ActionRecord
 from tools.catalogue import TOOL_ARGS, ToolArgs
 from tools.executors import EXECUTORS, Execution
+from tools.executors.messaging import saved_contact
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
@@ -103,32 +106,49 @@ async def tool_flag_enabled(session: AsyncSession, tool: str, user_id: str, team
     return flag_enabled(rule, user_id, team_ids)
 
 
-def _recipient(tool: str, user: User, args: ToolArgs) -> tuple[str | None, str | None]:
-    """(address, consent channel) of whoever the action reaches, for the opt-out check."""
-    if tool == "send_sms":
-        return user.phone, "sms"
-    if tool == "make_voice_call":
-        return user.phone, "call"
+@dataclass(frozen=True)
+class _Recipient:
+    """Whoever the action reaches: the address and consent channel for the opt-out check, or why it
+    cannot reach them."""
+
+    address: str | None = None
+    channel: str | None = None
+    problem: str | None = None
+
+
+async def _recipient(session: AsyncSession, tool: str, user: User, args: ToolArgs) -> _Recipient:
+    if tool in ("send_sms", "make_voice_call"):
+        channel = "sms" if tool == "send_sms" else "call"
+        return _Recipient(user.phone, channel, None if user.phone else "the user has no phone number on file")
     if tool == "send_email":
-        return user.email, "email"
+        return _Recipient(user.email, "email", None if user.email else "the user has no email address on file")
     if tool == "send_email_to_contact":
-        return getattr(args, "to_email", None), "email"
-    return None, None
+        try:
+            address = normalize_email(args.to_email)  # type: ignore[attr-defined]
+        except InvalidAddress as exc:
+            return _Recipient(None, "email", str(exc))
+        if await saved_contact(session, user.id, address) is None:
+            return _Recipient(address, "email", f"{address} is not one of the user's saved contacts")
+        return _Recipient(address, "email")
+    return _Recipient()
 
 
 async def gather_facts(
     session: AsyncSession, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
 ) -> ActionFacts:
     policy = TOOL_POLICIES[tool]
-    address, channel = _recipient(tool, subject.user, args)
+    recipient = await _recipient(session, tool, subject.user, args)
     return ActionFacts(
         tool=tool,
         policy=policy,
         args=args.model_dump(mode="json"),
         confidence=confidence,
         now=now,
-        recipient_phone=address if policy.outbound_phone else None,
-        opt_out_reason=await consent.opt_out_reason(session, address, channel) if channel else None,
+        recipient_phone=recipient.address if policy.outbound_phone else None,
+        recipient_problem=recipient.problem,
+        opt_out_reason=(
+            await consent.opt_out_reason(session, recipient.address, recipient.channel) if recipient.channel else None
+        ),
         flag_enabled=await tool_flag_enabled(session, tool, subject.user.id, subject.settings.team_ids),
     )
 
@@ -142,6 +162,8 @@ async def record_denial(
     details: dict[str, Any] | None = None,
 ) -> AgentToolResult:
     code = ErrorCode(code or ErrorCode.PERMISSION_DENIED)
+    if code is ErrorCode.CONTENT_BLOCKED:
+        payload = record.redact(payload, redact)
     record.trace("tool_result", success=False, code=code.value)
     async with services.sessions() as session:
         record.write(session, "denied", payload, error_code=code.value, error_message=message)
@@ -161,7 +183,7 @@ async def execute(
     """Reserve quota, run the executor, record the outcome. `on_finish(session, status, result)` lets the
     pending-action path update its row in the same transaction as the history row."""
     policy = TOOL_POLICIES[record.tool]
-    reservation = await _reserve(services, record, subject, policy)
+    reservation = await _reserve(services, record, subject, policy, payload)
     if isinstance(reservation, AgentToolResult):
         if on_finish is not None:
             await _finish_only(services, on_finish, "failed", reservation.to_json())
@@ -190,7 +212,7 @@ async def execute(
 
 
 async def _reserve(
-    services: ToolServices, record: ActionRecord, subject: Subject, policy: ToolPolicy
+    services: ToolServices, record: ActionRecord, subject: Subject, policy: ToolPolicy, payload: dict[str, Any]
 ) -> Reservation | AgentToolResult | None:
     """Hold one unit of today's quota, or the denial to return. Redis down -> SERVICE_UNAVAILABLE (fail closed)."""
     if policy.quota_channel is None:
@@ -198,16 +220,17 @@ async def _reserve(
     limit = subject.settings.daily_limits[policy.quota_channel]
     try:
         held = await services.quotas.reserve(
-            record.user_id, policy.quota_channel, limit, subject.settings.timezone, services.clock()
+            record.user_id, policy.quota_channel, limit, subject.settings.timezone, services.clock(),
+            burst_limit=services.burst_per_minute,
         )
     except QuotaBackendUnavailable:
         return await record_denial(
-            services, record, {}, ErrorCode.SERVICE_UNAVAILABLE, "rate limiting is unavailable, so nothing is sent"
+            services, record, payload, ErrorCode.SERVICE_UNAVAILABLE, "rate limiting is unavailable, so nothing is sent"
         )
     if isinstance(held, QuotaExceeded):
         what = "daily" if held.reason == "daily_limit" else "per-minute"
         return await record_denial(
-            services, record, {}, ErrorCode.RATE_LIMITED,
+            services, record, payload, ErrorCode.RATE_LIMITED,
             f"the {what} limit of {held.limit} {policy.quota_channel} is reached",
             {"retry_at": held.retry_at.isoformat(), "limit": held.limit, "reason": held.reason},
         )

@@ -143,7 +143,7 @@ async def confirm(
             return _not_pending(pending)
         if pending.expires_at <= now:
             return await _expire(services, pending, now)
-        refusal = _approver_refusal(actor, pending)
+        refusal = _approver_refusal(actor, pending, edited=edited_args is not None)
         if refusal is not None:
             return await record_denial(services, record, pending.args, ErrorCode.PERMISSION_DENIED, refusal)
         try:
@@ -174,7 +174,10 @@ async def confirm(
         return await execute(services, record, subject, args, facts.args, on_finish=finish)
 
 
-def _approver_refusal(actor: Actor, pending: PendingAgentAction) -> str | None:
+def _approver_refusal(actor: Actor, pending: PendingAgentAction, *, edited: bool) -> str | None:
+    if edited and actor.user_id != pending.user_id:
+        # An admin approves what the member asked for; rewriting it would send the admin's words in the member's name.
+        return "only the person this action is for may edit it; approve or reject it as proposed"
     if pending.requires_admin and not actor.is_admin_of(pending.team_id):
         return "this action needs a team admin's approval"
     if actor.source in MODEL_DRIVEN_SOURCES:
@@ -266,7 +269,10 @@ async def list_pending(services: ToolServices, actor: Actor) -> list[PendingAgen
     await expire_stale(services, actor.user_id)
     admin_teams = [team for team in actor.team_ids if actor.is_admin_of(team)]
     async with services.sessions() as session:
-        query = select(PendingAgentAction).where(PendingAgentAction.status == "pending_confirmation")
+        # Others' stale actions (a member's, seen by an admin) are not expired here, so filter them out.
+        query = select(PendingAgentAction).where(
+            PendingAgentAction.status == "pending_confirmation", PendingAgentAction.expires_at > services.clock()
+        )
         own = PendingAgentAction.user_id == actor.user_id
         if admin_teams:
             query = query.where(

@@ -9,7 +9,7 @@ from typing import Callable
 import redis.asyncio as redis_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from policy.quotas import MemoryQuotaStore, QuotaStore, RedisQuotaStore
+from policy.quotas import DEFAULT_BURST_PER_MINUTE, MemoryQuotaStore, QuotaStore, RedisQuotaStore
 from tools.channels.resend import ResendChannel
 from tools.channels.retry import RetryPolicy
 from tools.channels.twilio import TwilioChannel
@@ -31,6 +31,9 @@ class ToolServices:
     twilio: TwilioChannel | None = None
     email: ResendChannel | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Per user and channel, how many sends may start within a minute, on top of the daily limits of the
+    # effective settings: a brake on a runaway loop, not a product limit, so it is process configuration.
+    burst_per_minute: int = DEFAULT_BURST_PER_MINUTE
 
     async def close(self) -> None:
         if self.email is not None:
@@ -51,6 +54,7 @@ def build_services(
     resend_base_url: str = "https://api.resend.com",
     email_from: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
+    burst_per_minute: int = DEFAULT_BURST_PER_MINUTE,
 ) -> ToolServices:
     """Channels whose credentials are missing stay None; their tools answer SERVICE_UNAVAILABLE."""
     twilio = None
@@ -66,4 +70,5 @@ def build_services(
         events=RedisEventBus(redis) if redis is not None else InProcessEventBus(),
         twilio=twilio,
         email=email,
+        burst_per_minute=burst_per_minute,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from db import consent
@@ -66,14 +67,19 @@ async def send_email(run: Execution, args: SendEmail) -> dict[str, Any]:
     return {"email_id": email_id, "to": run.user.email}
 
 
+async def saved_contact(session: AsyncSession, user_id: str, address: str) -> Contact | None:
+    """The user's saved contact with this email address (case-insensitive), if any."""
+    return await session.scalar(
+        select(Contact).where(Contact.user_id == user_id, func.lower(Contact.email) == address.lower()).limit(1)
+    )
+
+
 async def send_email_to_contact(run: Execution, args: SendEmailToContact) -> dict[str, Any]:
     try:
         address = normalize_email(args.to_email)
     except InvalidAddress as exc:
         raise ToolFailure(ErrorCode.INVALID_RECIPIENT, str(exc)) from None
-    contact = await run.session.scalar(
-        select(Contact).where(Contact.user_id == run.user.id, func.lower(Contact.email) == address.lower())
-    )
+    contact = await saved_contact(run.session, run.user.id, address)
     if contact is None:
         raise ToolFailure(ErrorCode.INVALID_RECIPIENT, f"{address} is not one of the user's saved contacts")
     body = f"{args.body}\n\n--\n{ATTRIBUTION.format(name=args.from_name or run.user.name)}"
