@@ -320,6 +320,26 @@ class ScheduledJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_at: Mapped[datetime | None]
+    # Set by planners of recurring work ("habit H on date D"), so two planners never create one job twice.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ActionSequence(Base):
+    """A multi-step workflow: a trigger, then steps (delay + tool + arguments) run by the scheduler."""
+
+    __tablename__ = "action_sequences"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(16))  # time | habit_complete | goal_progress | manual
+    trigger_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | running | completed | cancelled | failed
+    next_step: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -445,6 +465,29 @@ class UserCalendarConnection(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OAuthState(Base):
+    """One authorization-code flow in progress: the state we sent and the sealed PKCE verifier."""
+
+    __tablename__ = "oauth_states"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = user_fk()
+    provider: Mapped[str] = mapped_column(String(16), default="google")
+    code_verifier_sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_column()
+
+
+class CalendarFeed(Base):
+    """A user's private iCalendar feed; only the SHA-256 of the URL's secret is stored."""
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = created_column()
 
 
 class CalendarEvent(Base):
