@@ -21,6 +21,7 @@ from db.models import (
 from tools.catalogue import CreateTask, GetUserData, MarkHabitComplete, ScheduleReminder, UpdateGoalProgress
 from tools.executors.base import Execution
 from tools.results import ErrorCode, ToolFailure
+from tools.timespec import TimeSpecError, resolve_local_time
 
 
 async def get_user_data(run: Execution, args: GetUserData) -> dict[str, Any]:
@@ -110,24 +111,11 @@ async def update_goal_progress(run: Execution, args: UpdateGoalProgress) -> dict
     return {"goal_id": goal.id, "goal": goal.title, "progress": args.progress, "previous_progress": previous}
 
 
-def parse_local_time(text: str, run: Execution) -> datetime:
-    """A local ISO 8601 datetime in the user's zone (an explicit offset is honoured) as aware UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ToolFailure(
-            ErrorCode.INVALID_ARGUMENT,
-            f"remind_at {text!r} is not a date and time; when exactly should I remind you?",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=run.zone)
-    return moment.astimezone(run.now.tzinfo)
-
-
 async def schedule_reminder(run: Execution, args: ScheduleReminder) -> dict[str, Any]:
-    due = parse_local_time(args.remind_at, run)
-    if due <= run.now:
-        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "that time has already passed; when should I remind you?")
+    try:
+        due = resolve_local_time(args.remind_at, run.zone, run.now)
+    except TimeSpecError as exc:
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
     if args.recurrence:
         try:
             rrulestr(args.recurrence, dtstart=due.astimezone(run.zone))
