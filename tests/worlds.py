@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from backends import Backend, make_settings
 from factories import DAYTIME
 from fakes.gemini import GeminiFakes, running_gemini
@@ -17,6 +19,7 @@ from fakes.resend import FakeResend
 from fakes.server import running_server, running_server_async
 from fakes.twilio_api import FakeTwilioAPI
 
+from db.models import CallSession
 from server.app import create_app
 from server.config import Settings
 from server.context import AppContext
@@ -100,3 +103,16 @@ def tone_24k(ms: int, hz: float = 440.0, level: float = 8000.0) -> bytes:
 def chunks(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+async def ended_call(world: VoiceWorld, user_id: str, timeout: float = 10.0) -> CallSession:
+    """The user's call session once the server has finished it (status and transcript written)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with world.data.sessions() as session:
+            call = (await session.execute(select(CallSession).where(CallSession.user_id == user_id))).scalar_one_or_none()
+        if call is not None and call.ended_at is not None:
+            return call
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the call of user {user_id} did not end within {timeout}s")
+        await asyncio.sleep(0.02)

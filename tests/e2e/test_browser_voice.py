@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from db.models import AgentActionHistory, CallSession, CallTranscriptTurn
 from factories import new_user
-from worlds import chunks, silence, speech_16k, tone_24k, voice_world
+from worlds import chunks, ended_call, silence, speech_16k, tone_24k, voice_world
 
 
 class Browser:
@@ -131,9 +131,8 @@ async def test_transcripts_are_stored_as_turns_of_the_call(world):
     await connection.send_turn_complete()
     await browser.wait_event("transcript", role="coach")
     await browser.socket.close()
-    await asyncio.sleep(0.5)
+    call = await ended_call(world, user.id)
     async with world.data.sessions() as session:
-        call = (await session.execute(select(CallSession).where(CallSession.user_id == user.id))).scalar_one()
         turns = (
             await session.execute(select(CallTranscriptTurn).where(CallTranscriptTurn.call_session_id == call.id).order_by(CallTranscriptTurn.seq))
         ).scalars().all()
@@ -147,9 +146,7 @@ async def test_unreachable_model_tells_the_page_and_records_why(world):
     browser = await open_browser(world, user.token)
     error = await browser.wait_event("error", timeout=20)
     assert "technical problem" in error["message"]
-    await asyncio.sleep(0.3)
-    async with world.data.sessions() as session:
-        call = (await session.execute(select(CallSession).where(CallSession.user_id == user.id))).scalar_one()
+    call = await ended_call(world, user.id)
     assert call.status == "failed" and "model unreachable" in call.end_reason
 
 
