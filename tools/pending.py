@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import AgentActionFeedback, PendingAgentAction
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
-from tools.execution import (
-    Actor, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial,
-)
+from tools.execution import Actor, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial
 from tools.log_context import action_context
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices

@@ -30,7 +30,7 @@ RECURRING = re.compile(
     r"\b(every|each|daily|weekly|monthly|yearly|weekdays|weekends|(mon|tues|wednes|thurs|fri|satur|sun)days)\b",
     re.IGNORECASE,
 )
-BARE_HOUR = re.compile(r"\bat (1[0-2]|[1-9])\b(?!\s*(:|\.\d|[ap]\.?m\b|o'clock))", re.IGNORECASE)
+BARE_HOUR = re.compile(r"\bat (1[0-2]|[1-9])\b(?!\s*(:|\.\d|[ap]\.?m\b))", re.IGNORECASE)
 TIME_OF_DAY_PERIODS = frozenset({"time", "part_of_day"})
 
 

@@ -61,8 +61,9 @@ class TimeSpec:
     def read_back(self, now: datetime) -> str:
         """The sentence the coach says before saving: 'every weekday at 6:30 am, starting Monday 30 November'."""
         local, this_year = self.local, now.astimezone(self.zone).year
-        at = timewords.clock(local) + (f" (the first {timewords.clock(local)}, before the clocks go back)"
-                                       if self.first_of_two else "")
+        at = timewords.clock(local)
+        if self.first_of_two:
+            at += f" (the first {at}, before the clocks go back)"
         starting = timewords.day(local, this_year)
         if self.rrule is None:
             return f"on {starting} at {at}"
@@ -179,7 +180,9 @@ def _existing(local: datetime, zone: ZoneInfo) -> datetime:
 def _parsed_rule(recurrence: str, start: datetime) -> rrule:
     body = recurrence.strip().removeprefix("RRULE:").removeprefix("rrule:")
     if ":" in body or "\n" in body:
-        raise TimeSpecError(f"the recurrence must be a single RRULE such as {RULE_EXAMPLE}; how often should it repeat?")
+        raise TimeSpecError(
+            f"the recurrence must be a single RRULE such as {RULE_EXAMPLE}; how often should it repeat?"
+        )
     try:
         rule = _local_rule(body, start)
     except (ValueError, TypeError) as exc:

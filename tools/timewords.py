@@ -81,7 +81,8 @@ def _daily_or_weekly(frequency: str, interval: int, days: list[str], first: date
 def _month_days(numbers: list[int]) -> str | None:
     if any(number < -1 or number == 0 for number in numbers):
         return None
-    return "the " + and_list([("last day" if number == -1 else _ordinal_number(number)) for number in sorted(numbers, key=_last_at_the_end)])
+    ordered = sorted(numbers, key=_last_at_the_end)
+    return "the " + and_list(["last day" if number == -1 else _ordinal_number(number) for number in ordered])
 
 
 def _last_at_the_end(number: int) -> int:

@@ -137,9 +137,9 @@ def prepare_schedule_reminder(args: ScheduleReminder, home: ZoneInfo, now: datet
     offset, the zone and the canonical rule. Only REST API callers may give remind_at as a phrase; the model
     always sends structured time."""
     spec = _reminder_time(args, home, now, phrase_allowed=source == "api")
-    pinned = args.model_copy(
-        update={"remind_at": spec.local.isoformat(timespec="minutes"), "timezone": spec.zone.key, "recurrence": spec.rrule}
-    )
+    pinned = args.model_copy(update={
+        "remind_at": spec.local.isoformat(timespec="minutes"), "timezone": spec.zone.key, "recurrence": spec.rrule,
+    })
     how = REMINDER_CHANNEL_WORDS[args.channel]
     return Prepared(pinned, f'remind you by {how} {_read_back(spec, home, now)}: "{args.message}"')
 
