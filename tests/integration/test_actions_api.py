@@ -666,6 +666,15 @@ async def test_reminder_phrase_is_stored_at_the_right_utc_instant(client, ctx):
     assert (reminder.remind_at, reminder.timezone) == (datetime(2026, 11, 25, 22, 0, tzinfo=UTC), "America/New_York")
 
 
+async def test_reminder_phrase_is_read_in_the_zone_given(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    args = {**STRETCH, "remind_at": "tomorrow at 5pm", "timezone": "Europe/London"}
+    response = await act(client, user, "schedule_reminder", args)
+    assert response.json()["data"]["read_back"] == "on Wednesday 25 November at 5:00 pm, Europe/London time"
+    [reminder] = await reminders_of(ctx, user)
+    assert (reminder.remind_at, reminder.timezone) == (datetime(2026, 11, 25, 17, 0, tzinfo=UTC), "Europe/London")
+
+
 async def test_reminder_result_reads_back_the_time(client, ctx):
     user = await new_yorker(ctx, auto_approve=True)
     response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "in 20 minutes"})

@@ -7,9 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tools.catalogue import ScheduleReminder
-from tools.executors.coaching import prepare_schedule_reminder
-from tools.results import ErrorCode, ToolFailure
 from tools.timephrase import local_iso
 from tools.timespec import TimeSpecError
 
@@ -63,15 +60,3 @@ def test_recurrence_phrase_asks_for_an_rrule(phrase: str) -> None:
     with pytest.raises(TimeSpecError, match="recurrence as an RRULE"):
         local_iso(phrase, NEW_YORK, NOW)
 
-
-def test_api_reminder_phrase_is_pinned_to_its_local_time() -> None:
-    args = ScheduleReminder(message="Stretch", remind_at="in 20 minutes")
-    prepared = prepare_schedule_reminder(args, NEW_YORK, NOW, "api")
-    assert (prepared.args.remind_at, prepared.args.timezone) == ("2026-11-24T14:20-05:00", "America/New_York")
-
-
-def test_model_reminder_phrase_is_not_parsed() -> None:
-    args = ScheduleReminder(message="Stretch", remind_at="in 20 minutes")
-    with pytest.raises(ToolFailure) as refused:
-        prepare_schedule_reminder(args, NEW_YORK, NOW, "voice")
-    assert refused.value.code is ErrorCode.INVALID_ARGUMENT
