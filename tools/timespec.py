@@ -8,6 +8,8 @@ Policies (each refusal is a TimeSpecError whose message is a question the coach 
 - a local time that does not exist (the clocks go forward) is refused, offering the time after the gap;
 - a local time that happens twice (the clocks go back) means the first of the two, and the read-back says
   so, unless an explicit UTC offset picks the second;
+- later occurrences of a rule are never refused: one in a gap goes off just after it (a daily
+  02:30 fires at 03:30 that night), one that happens twice goes off the first time;
 - a rule repeats at most hourly, and its first reminder is at most two years ahead;
 - a rule is anchored at its first occurrence (the first one at or after `remind_at`), which is what is
   stored as the reminder's time: COUNT then counts the reminders the user will actually get.
