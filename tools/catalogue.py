@@ -30,12 +30,36 @@ class CreateTask(ToolArgs):
 
 
 class ScheduleReminder(ToolArgs):
-    """Schedule a reminder. Give remind_at as a local ISO 8601 datetime (YYYY-MM-DDTHH:MM) in the user's time zone."""
+    """Schedule a one-off or repeating reminder. Turn what the user said into structured time yourself, from
+    their current local time and weekday in your context: remind_at is the first reminder's local date and
+    time, recurrence an RFC 5545 RRULE when it repeats. Say the result's read_back to the user."""
 
-    message: str = Field(min_length=1, max_length=1000)
-    remind_at: str = Field(description="local ISO 8601 datetime, e.g. 2026-12-01T09:00")
-    recurrence: str | None = Field(default=None, description="optional RFC 5545 RRULE, e.g. FREQ=DAILY")
-    channel: ReminderChannel = "sms"
+    message: str = Field(min_length=1, max_length=1000, description="what to remind the user of")
+    remind_at: str = Field(
+        description=(
+            "the first reminder as a local ISO 8601 datetime WITHOUT offset, YYYY-MM-DDTHH:MM, in the future. "
+            "Examples when it is Tuesday 2026-11-24 14:00: 'in 20 minutes' -> 2026-11-24T14:20; "
+            "'next Tuesday at 9' -> 2026-12-01T09:00 (ask am or pm when unclear); 'tomorrow evening' -> "
+            "2026-11-25T18:00; 'every morning at 7' -> 2026-11-25T07:00 (the first one still to come)"
+        )
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of remind_at, e.g. Europe/London; only when the user names another "
+        "place's time, otherwise leave it out and the user's own time zone is used",
+    )
+    recurrence: str | None = Field(
+        default=None,
+        description=(
+            "only for a repeating reminder: an RFC 5545 RRULE without DTSTART; the time of day comes from "
+            "remind_at. 'every morning at 7' -> FREQ=DAILY; 'every weekday at 6:30' -> "
+            "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR; 'on Fridays' -> FREQ=WEEKLY;BYDAY=FR; 'every other Monday and "
+            "Thursday, 10 times' -> FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=10; 'first Monday of the month' "
+            "-> FREQ=MONTHLY;BYDAY=1MO; 'until Christmas' adds UNTIL=20261225T235959 (local time, no Z). "
+            "At most hourly. Leave it out for a one-off"
+        ),
+    )
+    channel: ReminderChannel = Field(default="sms", description="how to remind: sms, email or call")
 
 
 class MarkHabitComplete(ToolArgs):

@@ -1,6 +1,7 @@
 """`dispatch()`: the single path every tool call takes — voice, browser, text chat, REST API, scheduler.
 
-    validate -> look up facts -> policy.decide -> deny | propose (pending) | execute
+    validate -> prepare (pin down e.g. a reminder's time) -> look up facts -> policy.decide
+             -> deny | propose (pending) | execute
     execute  -> reserve quota -> executor -> commit or release quota -> history
 
 Every step is recorded in `agent_action_history` and `agent_execution_traces`.
@@ -17,7 +18,7 @@ from policy.risk import TOOL_POLICIES, Risk
 from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
-from tools.execution import Actor, execute, gather_facts, load_subject, parse_args, record_denial
+from tools.execution import Actor, execute, gather_facts, load_subject, parse_args, prepare, record_denial
 from tools.log_context import action_context
 from tools.metrics import ACTIONS, DISPATCH_SECONDS
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
@@ -73,14 +74,18 @@ async def _dispatch_action(
             return await record_denial(services, record, dict(raw_args or {}), failure.code, failure.message)
         record.confidence = confidence if confidence is not None else parsed_confidence
         now = services.clock()
-        async with services.sessions() as session:
-            subject = await load_subject(session, actor.user_id)
-            facts = await gather_facts(session, subject, tool, args, record.confidence, now)
+        try:
+            async with services.sessions() as session:
+                subject = await load_subject(session, actor.user_id)
+                prepared = prepare(tool, args, subject, now, actor.source)
+                facts = await gather_facts(session, subject, tool, prepared.args, record.confidence, now)
+        except ToolFailure as failure:
+            return await record_denial(services, record, dict(raw_args or {}), failure.code, failure.message)
         preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
         decision = decide(facts, subject.settings, at_execution=preauthorized)
         record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
         if decision.outcome is Outcome.DENY:
             return await record_denial(services, record, facts.args, decision.code, decision.message, decision.details)
         if decision.outcome is Outcome.CONFIRM:
-            return await pending.propose(services, actor, record, facts, decision)
-        return await execute(services, record, subject, args, facts.args)
+            return await pending.propose(services, actor, record, facts, decision, prepared.summary)
+        return await execute(services, record, subject, prepared.args, facts.args)

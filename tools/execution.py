@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import TOOL_POLICIES, ToolPolicy
 from tools.audit import ActionRecord
 from tools.catalogue import TOOL_ARGS, ToolArgs
-from tools.executors import EXECUTORS, Execution
+from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
@@ -93,6 +94,12 @@ def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
             for e in exc.errors(include_url=False, include_input=False)
         )
         raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {problems}") from None
+
+
+def prepare(tool: str, args: ToolArgs, subject: Subject, now: datetime, source: str) -> Prepared:
+    """`args` pinned down by the tool's preparer, if it has one (ToolFailure when they cannot work)."""
+    preparer = PREPARERS.get(tool)
+    return preparer(args, ZoneInfo(subject.settings.timezone), now, source) if preparer else Prepared(args)
 
 
 async def tool_flag_enabled(session: AsyncSession, tool: str, user_id: str, team_ids: tuple[str, ...]) -> bool:

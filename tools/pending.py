@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import AgentActionFeedback, PendingAgentAction
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
-from tools.execution import Actor, Subject, execute, gather_facts, load_subject, parse_args, record_denial
+from tools.execution import Actor, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial
 from tools.log_context import action_context
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
@@ -41,16 +41,20 @@ def _record_for(pending: PendingAgentAction, source: str) -> ActionRecord:
     )
 
 
-def _prompt(tool: str, args: dict[str, Any]) -> str:
-    shown = ", ".join(f"{key}: {value}" for key, value in args.items() if value not in (None, ""))
-    return f"Shall I {tool.replace('_', ' ')} ({shown})? Please say yes or no."
+def _prompt(tool: str, args: dict[str, Any], summary: str | None = None) -> str:
+    """The question the coach asks; `summary` is the tool's own words for the action (a reminder's read-back)."""
+    if summary is None:
+        shown = ", ".join(f"{key}: {value}" for key, value in args.items() if value not in (None, ""))
+        summary = f"{tool.replace('_', ' ')} ({shown})"
+    return f"Shall I {summary}? Please say yes or no."
 
 
 async def propose(
-    services: ToolServices, actor: Actor, record: ActionRecord, facts: ActionFacts, decision: Decision
+    services: ToolServices, actor: Actor, record: ActionRecord, facts: ActionFacts, decision: Decision,
+    summary: str | None = None,
 ) -> AgentToolResult:
     now = services.clock()
-    prompt = _prompt(record.tool, facts.args)
+    prompt = _prompt(record.tool, facts.args, summary)
     async with services.sessions() as session:
         session.add(
             PendingAgentAction(
@@ -147,7 +151,7 @@ async def confirm(
         if refusal is not None:
             return await record_denial(services, record, pending.args, ErrorCode.PERMISSION_DENIED, refusal)
         try:
-            args, digest, subject, facts = await _checked_arguments(services, pending, edited_args, now)
+            args, digest, subject, facts = await _checked_arguments(services, pending, edited_args, now, actor.source)
         except ToolFailure as failure:
             return await record_denial(services, record, edited_args or pending.args, failure.code, failure.message)
         recheck = decide(facts, subject.settings, at_execution=True)
@@ -188,15 +192,18 @@ def _approver_refusal(actor: Actor, pending: PendingAgentAction, *, edited: bool
 
 
 async def _checked_arguments(
-    services: ToolServices, pending: PendingAgentAction, edited_args: dict[str, Any] | None, now: datetime
+    services: ToolServices, pending: PendingAgentAction, edited_args: dict[str, Any] | None, now: datetime,
+    source: str,
 ) -> tuple[Any, str, Subject, ActionFacts]:
-    """The arguments to run (edited ones validated for the same tool) and fresh facts for the policy check."""
+    """The arguments to run (edited ones validated for the same tool, all prepared again as of `now`, so a
+    reminder whose time passed meanwhile is refused) and fresh facts for the policy check."""
     raw = pending.args if edited_args is None else edited_args
     if edited_args is not None and ("tool" in edited_args):
         raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "an edit may change the arguments, never the tool")
-    args, _ = parse_args(pending.tool, raw)
+    parsed, _ = parse_args(pending.tool, raw)
     async with services.sessions() as session:
         subject = await load_subject(session, pending.user_id)
+        args = prepare(pending.tool, parsed, subject, now, source).args
         facts = await gather_facts(session, subject, pending.tool, args, pending.confidence, now)
     if edited_args is not None and facts.args != pending.args:
         proposal = decide(facts, subject.settings)

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from db.models import (
     Contact,
     FeatureFlag,
     PendingAgentAction,
+    Reminder,
     TeamAISettings,
     UserAgentSettings,
 )
@@ -637,3 +638,109 @@ async def test_dispatch_for_an_unknown_user_is_not_found(app):
 
     result = await dispatch(app.state.ctx.services, Actor("0" * 32, "api"), "create_task", {"title": "x"})
     assert result.error.code == "NOT_FOUND"
+
+
+# --- reminders: time in, read-back out ------------------------------------------------------
+# DAYTIME is Tuesday 24 November 2026, 2:00 pm in New York.
+
+STRETCH = {"message": "Stretch"}
+
+
+async def new_yorker(ctx: AppContext, *, auto_approve: bool = False) -> TestUser:
+    user = await new_user(ctx, timezone="America/New_York")
+    if auto_approve:
+        await update_user_settings(ctx, user, auto_approve_medium_risk=True)
+    return user
+
+
+async def reminders_of(ctx: AppContext, user: TestUser) -> list[Reminder]:
+    async with ctx.sessions() as session:
+        return list((await session.execute(select(Reminder).where(Reminder.user_id == user.id))).scalars())
+
+
+async def test_reminder_phrase_is_stored_at_the_right_utc_instant(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "tomorrow at 5pm"})
+    assert response.status_code == 200, response.text
+    [reminder] = await reminders_of(ctx, user)
+    assert (reminder.remind_at, reminder.timezone) == (datetime(2026, 11, 25, 22, 0, tzinfo=UTC), "America/New_York")
+
+
+async def test_reminder_phrase_is_read_in_the_zone_given(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    args = {**STRETCH, "remind_at": "tomorrow at 5pm", "timezone": "Europe/London"}
+    response = await act(client, user, "schedule_reminder", args)
+    assert response.json()["data"]["read_back"] == "on Wednesday 25 November at 5:00 pm, Europe/London time"
+    [reminder] = await reminders_of(ctx, user)
+    assert (reminder.remind_at, reminder.timezone) == (datetime(2026, 11, 25, 17, 0, tzinfo=UTC), "Europe/London")
+
+
+async def test_reminder_result_reads_back_the_time(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "in 20 minutes"})
+    assert response.json()["data"]["read_back"] == "on Tuesday 24 November at 2:20 pm"
+
+
+async def test_repeating_reminder_is_stored_with_its_zone_and_rule(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    args = {**STRETCH, "remind_at": "2026-11-25T06:30", "recurrence": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}
+    response = await act(client, user, "schedule_reminder", args)
+    assert response.json()["data"]["read_back"] == "every weekday at 6:30 am, starting Wednesday 25 November"
+    [reminder] = await reminders_of(ctx, user)
+    assert (reminder.remind_at, reminder.timezone, reminder.recurrence) == (
+        datetime(2026, 11, 25, 11, 30, tzinfo=UTC), "America/New_York", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+    )
+
+
+async def test_reminder_confirmation_question_reads_back_the_time(client, ctx):
+    user = await new_yorker(ctx)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "2026-12-01T09:00"})
+    body = response.json()
+    assert body["needs_confirmation"] is True
+    assert body["message"].endswith(
+        'Shall I remind you by text on Tuesday 1 December at 9:00 am: "Stretch"? Please say yes or no.'
+    )
+    assert await reminders_of(ctx, user) == []
+
+
+async def test_confirmed_reminder_phrase_keeps_the_time_it_was_proposed_for(client, ctx):
+    user = await new_yorker(ctx)
+    action_id = await propose(client, user, "schedule_reminder", {**STRETCH, "remind_at": "in 20 minutes"})
+    advance(ctx, timedelta(minutes=3))
+    assert (await confirm(client, user, action_id)).status_code == 200
+    [reminder] = await reminders_of(ctx, user)
+    assert reminder.remind_at == datetime(2026, 11, 24, 19, 20, tzinfo=UTC)
+
+
+async def test_past_reminder_time_is_refused_with_a_question_and_nothing_stored(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "2026-11-24T09:00"})
+    assert (response.status_code, error_code(response)) == (422, "INVALID_ARGUMENT")
+    assert response.json()["error"]["message"] == (
+        "Tuesday 24 November at 9:00 am has already passed (it's 2:00 pm there now); when do you mean?"
+    )
+    assert await reminders_of(ctx, user) == [] and await pending_ids(client, user) == []
+
+
+async def test_past_reminder_time_is_refused_before_any_confirmation_is_asked(client, ctx):
+    user = await new_yorker(ctx)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "2026-11-24T09:00"})
+    assert (response.status_code, error_code(response)) == (422, "INVALID_ARGUMENT")
+    assert await pending_ids(client, user) == []
+
+
+async def test_recurrence_phrase_is_refused_asking_for_an_rrule(client, ctx):
+    user = await new_yorker(ctx, auto_approve=True)
+    response = await act(client, user, "schedule_reminder", {**STRETCH, "remind_at": "every weekday at 6:30"})
+    assert (response.status_code, error_code(response)) == (422, "INVALID_ARGUMENT")
+    assert "recurrence as an RRULE" in response.json()["error"]["message"]
+    assert await reminders_of(ctx, user) == []
+
+
+async def test_reminder_whose_time_passed_before_confirmation_is_refused(client, ctx):
+    user = await new_yorker(ctx)
+    action_id = await propose(client, user, "schedule_reminder", {**STRETCH, "remind_at": "in 2 minutes"})
+    advance(ctx, timedelta(minutes=4))
+    response = await confirm(client, user, action_id)
+    assert (response.status_code, error_code(response)) == (422, "INVALID_ARGUMENT")
+    assert await reminders_of(ctx, user) == []

@@ -140,3 +140,23 @@ def _function_responses(body: dict) -> list[dict]:
         for part in content.get("parts", [])
         if "functionResponse" in part
     ]
+
+
+async def test_the_models_reminder_is_read_back_in_the_confirmation_question(world):
+    weekdays = {"message": "Stretch", "remind_at": "2026-11-25T06:30", "recurrence": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"}
+    world.gemini.text.queue_function_calls(("schedule_reminder", weekdays))
+    world.gemini.text.queue_text("Shall I?")
+    await world.client.post("/api/chat", headers=world.user.headers, json={"message": "every weekday at 6:30"})
+    [function_response] = world.gemini.text.requests[1].function_responses()
+    assert function_response["response"]["needs_confirmation"] is True
+    assert "remind you by text every weekday at 6:30 am, starting Wednesday 25 November" in (
+        function_response["response"]["message"]
+    )
+
+
+async def test_a_time_phrase_from_the_model_is_refused_not_guessed(world):
+    world.gemini.text.queue_function_calls(("schedule_reminder", {"message": "Stretch", "remind_at": "in 20 minutes"}))
+    world.gemini.text.queue_text("When exactly?")
+    await world.client.post("/api/chat", headers=world.user.headers, json={"message": "in 20 minutes"})
+    [function_response] = world.gemini.text.requests[1].function_responses()
+    assert function_response["response"]["error"]["code"] == "INVALID_ARGUMENT"

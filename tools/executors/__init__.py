@@ -1,4 +1,5 @@
-"""Executors: one async function per tool, registered by name. They raise ToolFailure to fail."""
+"""Executors: one async function per tool, registered by name. They raise ToolFailure to fail.
+Preparers: for the few tools whose arguments must be pinned down (and can be refused) before a proposal."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tools.catalogue import ToolArgs
-from tools.executors.base import Execution
+from tools.executors.base import Execution, Prepared, Preparer
 from tools.executors import coaching, messaging
 
 Executor = Callable[[Execution, Any], Awaitable[dict[str, Any]]]
 
 EXECUTORS: dict[str, Executor] = {**coaching.EXECUTORS, **messaging.EXECUTORS}
+PREPARERS: dict[str, Preparer] = {**coaching.PREPARERS}
 
-__all__ = ["EXECUTORS", "Execution", "Executor", "ToolArgs"]
+__all__ = ["EXECUTORS", "PREPARERS", "Execution", "Executor", "Prepared", "Preparer", "ToolArgs"]

@@ -1,7 +1,9 @@
-"""What an executor is given: one database session and the facts of the action it carries out."""
+"""What an executor is given: one database session and the facts of the action it carries out; and what a
+preparer returns before policy is asked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import User
 from policy.effective import EffectiveSettings
+from tools.catalogue import ToolArgs
 from tools.services import ToolServices
 
 
@@ -30,3 +33,16 @@ class Execution:
     @property
     def local_now(self) -> datetime:
         return self.now.astimezone(self.zone)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A tool's arguments pinned down before policy, proposal and execution see them, and the words for a
+    confirmation question ("remind you by text every weekday at 6:30 am, ...")."""
+
+    args: ToolArgs
+    summary: str | None = None
+
+
+# (arguments, the user's zone, now, source) -> Prepared; raises ToolFailure for arguments that cannot work.
+Preparer = Callable[[ToolArgs, ZoneInfo, datetime, str], Prepared]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
 from sqlalchemy import func, select
 
 from db.models import (
@@ -18,9 +19,10 @@ from db.models import (
     Task,
 )
 from tools.catalogue import CreateTask, GetUserData, MarkHabitComplete, ScheduleReminder, UpdateGoalProgress
-from tools.executors.base import Execution
+from tools.executors.base import Execution, Prepared
 from tools.results import ErrorCode, ToolFailure
-from tools.timespec import TimeSpecError, resolve_local_time
+from tools.timephrase import local_iso
+from tools.timespec import TimeSpec, TimeSpecError, time_spec, zone_named
 
 
 async def get_user_data(run: Execution, args: GetUserData) -> dict[str, Any]:
@@ -58,6 +60,8 @@ async def get_user_data(run: Execution, args: GetUserData) -> dict[str, Any]:
     return {
         "name": run.user.name,
         "local_time": run.local_now.isoformat(timespec="minutes"),
+        "weekday": f"{run.local_now:%A}",
+        "timezone": run.settings.timezone,
         "habits": [{"id": h.id, "name": h.name, "done_today": h.id in done, "time": h.reminder_time} for h in habits],
         "goals": [{"id": g.id, "title": g.title, "progress": g.progress} for g in goals],
         "open_tasks": [{"id": t.id, "title": t.title, "due_date": t.due_date and t.due_date.isoformat()} for t in tasks],
@@ -110,37 +114,60 @@ async def update_goal_progress(run: Execution, args: UpdateGoalProgress) -> dict
     return {"goal_id": goal.id, "goal": goal.title, "progress": args.progress, "previous_progress": previous}
 
 
-async def schedule_reminder(run: Execution, args: ScheduleReminder) -> dict[str, Any]:
+REMINDER_CHANNEL_WORDS = {"sms": "text", "email": "email", "call": "a phone call"}
+
+
+def _reminder_time(args: ScheduleReminder, home: ZoneInfo, now: datetime, *, phrase_allowed: bool = False) -> TimeSpec:
+    """The validated time of a reminder (INVALID_ARGUMENT with a question otherwise); `phrase_allowed` lets
+    remind_at be a one-off phrase such as "in 20 minutes"."""
     try:
-        due = resolve_local_time(args.remind_at, run.zone, run.now)
+        zone = zone_named(args.timezone) if args.timezone else home
+        remind_at = local_iso(args.remind_at, zone, now) if phrase_allowed else args.remind_at
+        return time_spec(remind_at, zone, args.recurrence, now)
     except TimeSpecError as exc:
         raise ToolFailure(ErrorCode.INVALID_ARGUMENT, str(exc)) from None
-    if args.recurrence:
-        try:
-            rrulestr(args.recurrence, dtstart=due.astimezone(run.zone))
-        except (ValueError, TypeError) as exc:
-            raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"recurrence is not a valid RRULE: {exc}") from None
+
+
+def _read_back(spec: TimeSpec, home: ZoneInfo, now: datetime) -> str:
+    return spec.read_back(now) + ("" if spec.zone == home else f", {spec.zone.key} time")
+
+
+def prepare_schedule_reminder(args: ScheduleReminder, home: ZoneInfo, now: datetime, source: str) -> Prepared:
+    """Validate the time before anyone is asked to confirm it, and pin it down: the first occurrence with its
+    offset, the zone and the canonical rule. Only REST API callers may give remind_at as a phrase; the model
+    always sends structured time."""
+    spec = _reminder_time(args, home, now, phrase_allowed=source == "api")
+    pinned = args.model_copy(update={
+        "remind_at": spec.local.isoformat(timespec="minutes"), "timezone": spec.zone.key, "recurrence": spec.rrule,
+    })
+    how = REMINDER_CHANNEL_WORDS[args.channel]
+    return Prepared(pinned, f'remind you by {how} {_read_back(spec, home, now)}: "{args.message}"')
+
+
+async def schedule_reminder(run: Execution, args: ScheduleReminder) -> dict[str, Any]:
+    spec = _reminder_time(args, run.zone, run.now)
     reminder = Reminder(
         user_id=run.user.id,
         message=args.message,
-        remind_at=due,
-        recurrence=args.recurrence,
-        timezone=run.settings.timezone,
+        remind_at=spec.first,
+        recurrence=spec.rrule,
+        timezone=spec.zone.key,
         channel=args.channel,
     )
     run.session.add(reminder)
     await run.session.flush()
     run.session.add(
         ScheduledJob(
-            kind="reminder", user_id=run.user.id, payload={"reminder_id": reminder.id}, due_at=due, next_attempt_at=due
+            kind="reminder", user_id=run.user.id, payload={"reminder_id": reminder.id},
+            due_at=spec.first, next_attempt_at=spec.first,
         )
     )
-    local = due.astimezone(run.zone)
     return {
         "reminder_id": reminder.id,
-        "remind_at": local.isoformat(timespec="minutes"),
-        "read_back": f"{args.channel} reminder on {local:%A %d %B at %H:%M}"
-        + (f", repeating ({args.recurrence})" if args.recurrence else ""),
+        "remind_at": spec.local.isoformat(timespec="minutes"),
+        "timezone": spec.zone.key,
+        "recurrence": spec.rrule,
+        "read_back": _read_back(spec, run.zone, run.now),
     }
 
 
@@ -151,3 +178,4 @@ EXECUTORS = {
     "update_goal_progress": update_goal_progress,
     "schedule_reminder": schedule_reminder,
 }
+PREPARERS = {"schedule_reminder": prepare_schedule_reminder}
