@@ -27,6 +27,8 @@ def escape_text(value: str) -> str:
 
 def fold(line: str) -> str:
     """Fold one content line (RFC 5545 3.1): at most 75 octets per line, continuation lines start with a space."""
+    if len(line.encode()) <= MAX_OCTETS:
+        return line
     parts: list[str] = []
     current, size, limit = "", 0, MAX_OCTETS
     for char in line:

@@ -16,7 +16,7 @@ from db.models import HabitCompletion
 from policy.decision import working_hours_window
 from policy.quiet_hours import parse_hhmm, quiet_hours_window
 from tools.calendar.providers import Busy, CalendarProvider, NewEvent, calendar_for
-from tools.calendar.slots import HISTORY_DAYS, part_of_day_window, rank_slots
+from tools.calendar.slots import HISTORY_DAYS, HORIZON, part_of_day_window, rank_slots
 from tools.catalogue import CheckCalendarAvailability, CreateCalendarEvent, FindOptimalTime
 from tools.executors.base import Execution
 from tools.results import ErrorCode, ToolFailure
@@ -107,7 +107,7 @@ async def find_optimal_time(run: Execution, args: FindOptimalTime) -> dict[str, 
         zone=run.zone,
         duration=timedelta(minutes=args.duration_minutes),
         windows=windows,
-        busy=await calendar.busy(run.now, run.now + timedelta(days=8)),
+        busy=await calendar.busy(run.now, run.now + HORIZON),
         completions=await _recent_completions(run),
     )
     return {
