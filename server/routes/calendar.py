@@ -15,13 +15,28 @@ from starlette.routing import Route
 from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
+from db.models import CalendarFeed
 from server.errors import ApiError, not_found
 from tools.calendar import feed, oauth
+from tools.calendar.providers import BuiltinCalendar, GoogleCalendar, google_connection
 from tools.calendar.ics import render_calendar
 
 
 def _unavailable(message: str) -> ApiError:
     return ApiError(503, "SERVICE_UNAVAILABLE", message, recoverable=True)
+
+
+@authenticated
+async def calendar_status(request: Request, session: AsyncSession, principal: Principal) -> Response:
+    """Which calendar the tools use for this user, and whether a feed exists (its URL is never shown again)."""
+    connection = await google_connection(session, principal.user_id)
+    return JSONResponse({
+        "provider": GoogleCalendar.name if connection else BuiltinCalendar.name,
+        "google_configured": app_context(request).services.google is not None,
+        "google_connected": connection is not None,
+        "calendar_id": connection.calendar_id if connection else None,
+        "feed": await session.get(CalendarFeed, principal.user_id) is not None,
+    })
 
 
 @authenticated
@@ -90,6 +105,7 @@ async def calendar_feed(request: Request) -> Response:
 
 
 routes = [
+    Route("/api/calendar", calendar_status, methods=["GET"]),
     Route("/api/calendar/google/connect", google_connect, methods=["GET"]),
     Route(oauth.CALLBACK_PATH, google_callback, methods=["GET"]),
     Route("/api/calendar/google", google_disconnect, methods=["DELETE"]),

@@ -166,6 +166,16 @@ async def test_connect_gives_the_google_consent_url_with_state_and_s256_challeng
     assert pkce_challenge(verifier) == params["code_challenge"]
 
 
+async def test_status_says_which_calendar_the_tools_use(client, ctx, google):
+    user = await new_user(ctx)
+    before = (await client.get("/api/calendar", headers=user.headers)).json()
+    await connect_google(client, user)
+    await make_feed(client, user)
+    after = (await client.get("/api/calendar", headers=user.headers)).json()
+    assert (before["provider"], before["google_connected"], before["feed"]) == ("builtin", False, False)
+    assert (after["provider"], after["google_connected"], after["feed"]) == ("google", True, True)
+
+
 async def test_connect_without_google_credentials_is_service_unavailable(backend):
     async with running_app(make_settings(backend)) as application, http_client(application) as http:
         user = await new_user(application.state.ctx)
@@ -189,6 +199,17 @@ async def test_callback_after_ten_minutes_is_refused(client, ctx, google):
     response = await client.get(callback)
     assert (response.status_code, error_code(response)) == (400, "INVALID_ARGUMENT")
     assert "expired" in response.json()["error"]["message"]
+    assert await connection_of(ctx, user) is None and google.fake.token_requests == []
+
+
+async def test_a_denied_consent_connects_nothing_and_uses_up_the_state(client, ctx, google):
+    user = await new_user(ctx)
+    state = (await start_connect(client, user))["state"]
+    response = await client.get(f"/oauth/google/callback?state={state}&error=access_denied")
+    assert (response.status_code, error_code(response)) == (400, "INVALID_ARGUMENT")
+    assert "access_denied" in response.json()["error"]["message"]
+    async with ctx.sessions() as session:
+        assert await session.get(OAuthState, state) is None
     assert await connection_of(ctx, user) is None and google.fake.token_requests == []
 
 
