@@ -80,10 +80,10 @@ class EffectiveSettings:
     timezone: str
     quiet_hours_start: str
     quiet_hours_end: str
+    calendar_working_hours_only: bool  # calendar events only inside the working hours below
+    working_hours_start: str
+    working_hours_end: str
     team_ids: tuple[str, ...] = field(default=())
-    calendar_working_hours_only: bool = False  # calendar events only inside the working hours below
-    working_hours_start: str = "09:00"
-    working_hours_end: str = "17:00"
 
     def allows(self, permission: str) -> bool:
         return self.actions_enabled and self.permissions.get(permission, False)
@@ -118,8 +118,8 @@ def effective_settings(
         timezone=user.timezone,
         quiet_hours_start=user.quiet_hours_start,
         quiet_hours_end=user.quiet_hours_end,
-        team_ids=tuple(team_ids),
         calendar_working_hours_only=user.calendar_working_hours_only,
         working_hours_start=user.working_hours_start,
         working_hours_end=user.working_hours_end,
+        team_ids=tuple(team_ids),
     )

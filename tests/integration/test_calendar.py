@@ -514,3 +514,18 @@ async def test_another_user_cannot_use_or_disconnect_a_connection(client, ctx, g
     response = await client.delete("/api/calendar/google", headers=other.headers)
     assert (response.status_code, error_code(response)) == (404, "NOT_FOUND")
     assert await connection_of(ctx, owner) is not None and google.fake.revoked == []
+
+
+async def test_tokens_client_secret_and_feed_secret_are_never_logged(client, ctx, google, caplog):
+    caplog.set_level("DEBUG")
+    user = await calendar_user(ctx)
+    await connect_google(client, user)
+    google.fake.expire_access_tokens()
+    await create_event(client, user)
+    url = await make_feed(client, user)
+    await client.get(feed_path(url))
+    # the test's own client (base URL http://testserver) logs the URLs it requests; the server must not
+    records = [record for record in caplog.records if "http://testserver" not in record.getMessage()]
+    logged = repr([record.__dict__ for record in records]) + "".join(record.getMessage() for record in records)
+    secrets = [*google.fake.issued_tokens, CLIENT_SECRET, feed_path(url).removeprefix("/calendar/").removesuffix(".ics")]
+    assert len(secrets) >= 5 and not [secret for secret in secrets if secret in logged]
