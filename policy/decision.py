@@ -9,7 +9,7 @@ from typing import Any
 
 from policy.content import scan_outgoing_text
 from policy.effective import EffectiveSettings
-from policy.quiet_hours import consent_floor_windows, quiet_hours_window, window_status
+from policy.quiet_hours import LocalWindow, consent_floor_windows, parse_hhmm, quiet_hours_window, window_status
 from policy.risk import Risk, ToolPolicy
 
 
@@ -41,6 +41,8 @@ class ActionFacts:
     recipient_problem: str | None = None  # why the action cannot reach its recipient (INVALID_RECIPIENT)
     opt_out_reason: str | None = None
     flag_enabled: bool = True
+    event_window: tuple[datetime, datetime] | None = None  # [start, end) of a calendar event, aware UTC
+    argument_problem: str | None = None  # arguments that validate but cannot be used (a time already past)
 
 
 def decide(facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False) -> Decision:
@@ -71,11 +73,13 @@ def _denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
     for permission in policy.permissions:
         if not settings.allows(permission):
             return _deny("PERMISSION_DENIED", f"{permission} is off in the user's or the team's settings")
+    if facts.argument_problem:
+        return _deny("INVALID_ARGUMENT", facts.argument_problem)
     if facts.recipient_problem:
         return _deny("INVALID_RECIPIENT", facts.recipient_problem)
     if facts.opt_out_reason:
         return _deny("PERMISSION_DENIED", facts.opt_out_reason)
-    return _content_denial(facts, settings) or _time_denial(facts, settings)
+    return _content_denial(facts, settings) or _time_denial(facts, settings) or _working_hours_denial(facts, settings)
 
 
 def _outgoing_text(facts: ActionFacts) -> str:
@@ -108,6 +112,28 @@ def _time_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | 
     if status.allowed:
         return None
     return _quiet_denial("inside quiet hours or outside 08:00-21:00 for the recipient", status.next_allowed_at)
+
+
+def working_hours_window(settings: EffectiveSettings) -> LocalWindow:
+    """The user's working hours as a window of their local wall-clock time."""
+    return LocalWindow(settings.timezone, parse_hhmm(settings.working_hours_start), parse_hhmm(settings.working_hours_end))
+
+
+def _working_hours_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
+    """"Only schedule during working hours": the whole event must lie inside them. INVALID_ARGUMENT
+    (recoverable), because the fix is another time, which the coach can offer at once."""
+    if facts.event_window is None or not settings.calendar_working_hours_only:
+        return None
+    if working_hours_window(settings).covers(*facts.event_window):
+        return None
+    hours = f"{settings.working_hours_start}-{settings.working_hours_end}"
+    return _deny(
+        "INVALID_ARGUMENT",
+        f"outside working hours: your settings only allow calendar events between {hours} ({settings.timezone})",
+        working_hours_start=settings.working_hours_start,
+        working_hours_end=settings.working_hours_end,
+        timezone=settings.timezone,
+    )
 
 
 def _quiet_denial(why: str, next_allowed_at: datetime | None) -> Decision:

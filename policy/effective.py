@@ -50,6 +50,9 @@ class UserSettingsRow(Protocol):
     timezone: str
     quiet_hours_start: str
     quiet_hours_end: str
+    calendar_working_hours_only: bool
+    working_hours_start: str
+    working_hours_end: str
 
 
 class TeamSettingsRow(Protocol):
@@ -77,6 +80,9 @@ class EffectiveSettings:
     timezone: str
     quiet_hours_start: str
     quiet_hours_end: str
+    calendar_working_hours_only: bool  # calendar events only inside the working hours below
+    working_hours_start: str
+    working_hours_end: str
     team_ids: tuple[str, ...] = field(default=())
 
     def allows(self, permission: str) -> bool:
@@ -112,5 +118,8 @@ def effective_settings(
         timezone=user.timezone,
         quiet_hours_start=user.quiet_hours_start,
         quiet_hours_end=user.quiet_hours_end,
+        calendar_working_hours_only=user.calendar_working_hours_only,
+        working_hours_start=user.working_hours_start,
+        working_hours_end=user.working_hours_end,
         team_ids=tuple(team_ids),
     )

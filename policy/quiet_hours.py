@@ -56,6 +56,13 @@ class LocalWindow:
             return self.opens <= wall < self.closes
         return wall >= self.opens or wall < self.closes
 
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """Whether all of [start, end) is inside the window: open at `start` and not closing before `end`."""
+        if self.opens == self.closes:
+            return True
+        closing = LocalWindow(self.zone, self.closes, self.opens).next_opening(start)  # the complement opens
+        return self.contains(start) and end <= closing
+
     def next_opening(self, instant: datetime) -> datetime:
         """The first instant after `instant` at which the window opens (wall clock reaches `opens`)."""
         zone = ZoneInfo(self.zone)

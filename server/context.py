@@ -41,6 +41,10 @@ class AppContext:
             resend_api_key=settings.RESEND_API_KEY,
             resend_base_url=settings.RESEND_BASE_URL,
             email_from=settings.EMAIL_FROM,
+            google_client_id=settings.GOOGLE_CLIENT_ID,
+            google_client_secret=settings.GOOGLE_CLIENT_SECRET,
+            google_oauth_base_url=settings.GOOGLE_OAUTH_BASE_URL,
+            google_calendar_base_url=settings.GOOGLE_CALENDAR_BASE_URL,
         )
         gemini = (
             build_genai_client(settings.GEMINI_API_KEY, settings.GEMINI_BASE_URL, settings.GEMINI_CA_FILE)

@@ -4,11 +4,15 @@ validation in dispatch and the Gemini function declaration the voice session and
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.timespec import resolve_local_time
+
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the user's time zone")]
 CallType = Literal["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"]
 ReminderChannel = Literal["sms", "email", "call"]
 
@@ -90,6 +94,43 @@ class UpdateGoalProgress(ToolArgs):
         return self
 
 
+class CreateCalendarEvent(ToolArgs):
+    """Add an event to the user's calendar (Google when connected, else built-in); start_time is local ISO 8601."""
+
+    title: str = Field(min_length=1, max_length=500)
+    start_time: str = Field(description="local ISO 8601 datetime, e.g. 2026-12-01T10:00")
+    duration_minutes: int = Field(default=60, ge=5, le=1440)
+    description: str = Field(default="", max_length=4000)
+    location: str = Field(default="", max_length=500)
+
+    def window(self, zone: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) as aware UTC; TimeSpecError for a start that is not a time or already past."""
+        start = resolve_local_time(self.start_time, zone, now)
+        return start, start + dt.timedelta(minutes=self.duration_minutes)
+
+
+class CheckCalendarAvailability(ToolArgs):
+    """Busy and free times in the user's calendar on one date, optionally only between two times that day."""
+
+    date: dt.date = Field(description="YYYY-MM-DD in the user's time zone")
+    time_range_start: ClockTime = "00:00"
+    time_range_end: ClockTime | None = Field(default=None, description="HH:MM; the end of the day when left out")
+
+    @model_validator(mode="after")
+    def ordered(self) -> CheckCalendarAvailability:
+        if self.time_range_end is not None and self.time_range_end <= self.time_range_start:
+            raise ValueError("time_range_end must be after time_range_start")
+        return self
+
+
+class FindOptimalTime(ToolArgs):
+    """Suggest the best free times in the next days for an activity, from the user's habits and calendar."""
+
+    activity_type: Literal["habit", "goal_work", "reflection", "exercise"]
+    duration_minutes: int = Field(default=30, ge=5, le=480)
+    preferred_time_of_day: Literal["morning", "afternoon", "evening", "any"] = "any"
+
+
 class SendSms(ToolArgs):
     """Send an SMS to the user themself (never to anyone else)."""
 
@@ -143,6 +184,9 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "schedule_reminder": ScheduleReminder,
     "mark_habit_complete": MarkHabitComplete,
     "update_goal_progress": UpdateGoalProgress,
+    "create_calendar_event": CreateCalendarEvent,
+    "check_calendar_availability": CheckCalendarAvailability,
+    "find_optimal_time": FindOptimalTime,
     "send_sms": SendSms,
     "send_email": SendEmail,
     "make_voice_call": MakeVoiceCall,

@@ -24,11 +24,12 @@ from policy.flags import FlagRule, flag_enabled
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import TOOL_POLICIES, ToolPolicy
 from tools.audit import ActionRecord
-from tools.catalogue import TOOL_ARGS, ToolArgs
+from tools.catalogue import TOOL_ARGS, CreateCalendarEvent, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
+from tools.timespec import TimeSpecError, zone_named
 
 log = logging.getLogger("coach.actions")
 
@@ -140,11 +141,24 @@ async def _recipient(session: AsyncSession, tool: str, user: User, args: ToolArg
     return _Recipient()
 
 
+def _event_window(
+    args: ToolArgs, settings: EffectiveSettings, now: datetime
+) -> tuple[tuple[datetime, datetime] | None, str | None]:
+    """A calendar event's [start, end) for the working-hours check, or why its start time is unusable."""
+    if not isinstance(args, CreateCalendarEvent):
+        return None, None
+    try:
+        return args.window(zone_named(settings.timezone), now), None
+    except TimeSpecError as exc:
+        return None, str(exc)
+
+
 async def gather_facts(
     session: AsyncSession, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
 ) -> ActionFacts:
     policy = TOOL_POLICIES[tool]
     recipient = await _recipient(session, tool, subject.user, args)
+    event_window, argument_problem = _event_window(args, subject.settings, now)
     return ActionFacts(
         tool=tool,
         policy=policy,
@@ -157,6 +171,8 @@ async def gather_facts(
             await consent.opt_out_reason(session, recipient.address, recipient.channel) if recipient.channel else None
         ),
         flag_enabled=await tool_flag_enabled(session, tool, subject.user.id, subject.settings.team_ids),
+        event_window=event_window,
+        argument_problem=argument_problem,
     )
 
 

@@ -10,6 +10,7 @@ import redis.asyncio as redis_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policy.quotas import DEFAULT_BURST_PER_MINUTE, MemoryQuotaStore, QuotaStore, RedisQuotaStore
+from tools.channels.google_calendar import GoogleCalendarClient
 from tools.channels.resend import ResendChannel
 from tools.channels.retry import RetryPolicy
 from tools.channels.twilio import TwilioChannel
@@ -30,6 +31,7 @@ class ToolServices:
     events: EventBus
     twilio: TwilioChannel | None = None
     email: ResendChannel | None = None
+    google: GoogleCalendarClient | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     # Per user and channel, how many sends may start within a minute, on top of the daily limits of the
     # effective settings: a brake on a runaway loop, not a product limit, so it is process configuration.
@@ -38,6 +40,8 @@ class ToolServices:
     async def close(self) -> None:
         if self.email is not None:
             await self.email.close()
+        if self.google is not None:
+            await self.google.close()
 
 
 def build_services(
@@ -53,6 +57,10 @@ def build_services(
     resend_api_key: str | None = None,
     resend_base_url: str = "https://api.resend.com",
     email_from: str | None = None,
+    google_client_id: str | None = None,
+    google_client_secret: str | None = None,
+    google_oauth_base_url: str | None = None,
+    google_calendar_base_url: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
     burst_per_minute: int = DEFAULT_BURST_PER_MINUTE,
 ) -> ToolServices:
@@ -62,6 +70,11 @@ def build_services(
         client = build_twilio_client(twilio_account_sid, twilio_auth_token, twilio_api_base_url)
         twilio = TwilioChannel(client, twilio_phone_number, retry)
     email = ResendChannel(resend_api_key, resend_base_url, email_from, retry) if resend_api_key and email_from else None
+    google = (
+        GoogleCalendarClient(google_client_id, google_client_secret, google_oauth_base_url, google_calendar_base_url, retry)
+        if google_client_id and google_client_secret
+        else None
+    )
     return ToolServices(
         sessions=sessions,
         secret_key=secret_key,
@@ -70,5 +83,6 @@ def build_services(
         events=RedisEventBus(redis) if redis is not None else InProcessEventBus(),
         twilio=twilio,
         email=email,
+        google=google,
         burst_per_minute=burst_per_minute,
     )
