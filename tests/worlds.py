@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,11 @@ from fakes.twilio_api import FakeTwilioAPI
 from server.app import create_app
 from server.config import Settings
 from server.context import AppContext
-from voice.codec import Upsampler8kTo16k
 
 GEMINI_KEY = "gemini-test-key"
 ACCOUNT_SID = "AC" + "2" * 32
 AUTH_TOKEN = "twilio-test-token"
 RESEND_KEY = "re_test"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @dataclass
@@ -75,28 +72,3 @@ async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> Asy
                         yield VoiceWorld(gemini, twilio, resend, base_url, settings, app, data, http)
                     finally:
                         await data.close()
-
-
-def speech_8k(name: str = "caller_speech_8k.wav") -> bytes:
-    with wave.open(str(FIXTURES / name)) as wav:
-        return wav.readframes(wav.getnframes())
-
-
-def speech_16k(name: str = "caller_speech_8k.wav") -> bytes:
-    return Upsampler8kTo16k().process(speech_8k(name))
-
-
-def silence(ms: int, rate: int) -> bytes:
-    return b"\x00\x00" * (rate * ms // 1000)
-
-
-def tone_24k(ms: int, hz: float = 440.0, level: float = 8000.0) -> bytes:
-    import numpy as np
-
-    t = np.arange(24 * ms) / 24000
-    return (level * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
-
-
-def chunks(data: bytes, size: int) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
