@@ -4,7 +4,8 @@
 `<Connect><Stream>` (bidirectional) call, following /work/shared/reference/twilio_media_streams.md:
 
 - sends `connected`, then `start` (sequenceNumber "1"), then one 20 ms `media` frame (160 bytes of
-  mu-law) every 20 ms, paced against a monotonic clock so it never drifts. The line never goes quiet:
+  mu-law) every 20 ms, paced against a monotonic clock so it never drifts. A frame goes out when its
+  20 ms have been "captured", at the end of its window, as on a real line. The line never goes quiet:
   with no speech queued it sends mu-law silence (0xFF), or white noise at `noise_dbfs`;
 - plays the server's audio on a playback clock: each received `media` payload plays from
   max(arrival, end of queue) at 8000 bytes/s; a `mark` is echoed back when playback reaches the end of
@@ -17,9 +18,9 @@
   payload) instead of failing.
 
 Clock: "stream time" is milliseconds since the `start` message was sent (`stream_ms()`). Media
-timestamps are the nominal frame times (frame n has timestamp 20*(n-1)); the frame is sent at that
-stream time, or as soon as possible after it if the event loop was blocked (frames then go out in a
-burst, as a real network would deliver them, and the schedule is kept).
+timestamps are the nominal frame times (frame n carries stream time [20*(n-1), 20*n) and has timestamp
+20*(n-1)); it is sent at stream time 20*n, or as soon as possible after it if the event loop was blocked
+(frames then go out in a burst, as a real network would deliver them, and the schedule is kept).
 
 Everything runs on the test's event loop; use it as `async with TwilioMediaCaller(url, ...) as caller:`.
 """
@@ -32,10 +33,8 @@ import binascii
 import json
 import time
 import uuid
-import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,6 @@ SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = ULAW_FRAME_BYTES  # mu-law: one byte per sample
 FRAME_PCM_BYTES = 2 * FRAME_SAMPLES
-FULL_SCALE = 32768.0
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 POLL_S = 0.005
 
@@ -63,42 +61,6 @@ _ALLOWED_FIELDS: dict[str, tuple[frozenset[str], str | None, frozenset[str]]] = 
     "mark": (frozenset({"event", "streamSid", "mark"}), "mark", frozenset({"name"})),
     "clear": (frozenset({"event", "streamSid"}), None, frozenset()),
 }
-
-
-# --------------------------------------------------------------------------- #
-# Audio helpers
-# --------------------------------------------------------------------------- #
-
-
-def load_wav_8k(path: str | Path) -> bytes:
-    """PCM16 little-endian bytes of an 8 kHz mono 16-bit WAV file (ValueError for any other format)."""
-    with wave.open(str(path)) as wav:
-        shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-        if shape != (SAMPLE_RATE, 1, 2):
-            raise ValueError(f"{path}: need 8000 Hz mono 16-bit, got rate/channels/width {shape}")
-        return wav.readframes(wav.getnframes())
-
-
-def silence(ms: int | float) -> bytes:
-    """`ms` milliseconds of PCM16 8 kHz digital silence."""
-    return bytes(2 * round(ms * SAMPLE_RATE / 1000))
-
-
-def tone(hz: float, ms: int | float, dbfs: float = -20.0) -> bytes:
-    """A sine of `hz` lasting `ms`, PCM16 8 kHz, with RMS `dbfs` (relative to a full-scale square wave)."""
-    n = round(ms * SAMPLE_RATE / 1000)
-    amplitude = FULL_SCALE * 10 ** (dbfs / 20) * np.sqrt(2)
-    samples = amplitude * np.sin(2 * np.pi * hz * np.arange(n) / SAMPLE_RATE)
-    return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
-
-
-def rms_dbfs(pcm: bytes) -> float:
-    """RMS level of PCM16 in dBFS (full-scale square wave = 0 dBFS); -inf for silence or no samples."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    if samples.size == 0:
-        return float("-inf")
-    rms = float(np.sqrt(np.mean(samples**2)))
-    return 20 * np.log10(rms / FULL_SCALE) if rms > 0 else float("-inf")
 
 
 # --------------------------------------------------------------------------- #
@@ -230,7 +192,7 @@ class TwilioMediaCaller:
         self._rng = np.random.default_rng(seed)
         self._echo_delay_samples = round(echo_delay_ms * SAMPLE_RATE / 1000)
         self._echo_gain = None if echo_gain_db is None else 10 ** (echo_gain_db / 20)
-        self._noise_rms = None if noise_dbfs is None else FULL_SCALE * 10 ** (noise_dbfs / 20)
+        self._noise_rms = None if noise_dbfs is None else 32768.0 * 10 ** (noise_dbfs / 20)  # RMS re full scale
 
         # public records
         self.sent_messages: list[SentMessage] = []
@@ -470,7 +432,7 @@ class TwilioMediaCaller:
         assert self._t0 is not None
         try:
             while not self._ended.is_set():
-                due = self._t0 + self._next_frame * FRAME_MS / 1000
+                due = self._t0 + (self._next_frame + 1) * FRAME_MS / 1000  # once its 20 ms are captured
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
