@@ -50,3 +50,20 @@ def tone(ms: float, rate: int = 8000, hz: float = 440.0, dbfs: float = -12.0) ->
 def chunks(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+def onset_ms(pcm8k: bytes, threshold_dbfs: float = -40.0) -> float:
+    """Where speech starts in PCM16 8 kHz: the first 5 ms block whose RMS exceeds `threshold_dbfs`."""
+    samples = np.frombuffer(pcm8k, dtype="<i2").astype(np.float64)
+    blocks = samples[: samples.size // 40 * 40].reshape(-1, 40)
+    loud = np.sqrt((blocks**2).mean(axis=1)) > FULL_SCALE * 10 ** (threshold_dbfs / 20)
+    if not loud.any():
+        raise ValueError("no speech above the threshold")
+    return float(np.argmax(loud)) * 5.0
+
+
+def coach_turn(seconds: float) -> bytes:
+    """`seconds` of coach speech at 24 kHz (the coach fixture repeated), as the model sends it."""
+    speech = speech_24k(COACH_SPEECH)
+    needed = round(seconds * 24000) * 2
+    return (speech * (needed // len(speech) + 1))[:needed]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from fakes.resend import FakeResend
 from fakes.server import running_server, running_server_async
 from fakes.twilio_api import FakeTwilioAPI
 
+from db.migrate import upgrade
 from server.app import create_app
 from server.config import Settings
 from server.context import AppContext
@@ -72,3 +76,16 @@ async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> Asy
                         yield VoiceWorld(gemini, twilio, resend, base_url, settings, app, data, http)
                     finally:
                         await data.close()
+
+
+@asynccontextmanager
+async def scratch_voice_world(directory: Path) -> AsyncIterator[VoiceWorld]:
+    """A voice world on a fresh SQLite file under `directory`, for use outside pytest (the benchmarks).
+
+    Like the test suite, it keeps proxy settings away from loopback (aiohttp and websockets follow them).
+    """
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    url = f"sqlite+aiosqlite:///{directory / 'coach.db'}"
+    await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
+    async with voice_world(Backend("sqlite", url, None), directory) as world:
+        yield world

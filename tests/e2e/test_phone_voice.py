@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from audio import COACH_SPEECH, silence, speech_8k, speech_24k
+from audio import coach_turn, silence, speech_8k
 from db.models import PendingAgentAction
 from factories import new_user
 from fakes.gemini_live import LiveConnection
@@ -27,12 +27,6 @@ from voice.codec import FrameChunker, TwilioOutboundEncoder, Upsampler8kTo16k, u
 from worlds import VoiceWorld
 
 POLICY_VIOLATION = 1008
-
-
-def coach_turn(seconds: float) -> bytes:
-    """`seconds` of coach speech at 24 kHz (the fixture repeated), as the model sends it."""
-    speech = speech_24k(COACH_SPEECH)
-    return (speech * int(np.ceil(seconds * 48000 / len(speech))))[: int(seconds * 48000) // 2 * 2]
 
 
 def media_frames_after(caller: TwilioMediaCaller, stream_ms: float) -> int:
