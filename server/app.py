@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,9 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic collector, whose
+        # full passes over the imported modules otherwise stall the event loop (and every call's audio).
+        gc.freeze()
         try:
             yield
         finally:
