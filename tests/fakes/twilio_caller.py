@@ -127,7 +127,6 @@ class MarkEcho:
     name: str
     at: float  # time.monotonic() when the echo was sent
     stream_ms: float
-    received_ms: float  # stream time the server's mark arrived
     due_ms: float  # end of the audio queued before it (for a flushed mark: the clear time)
     cleared: bool
 
@@ -143,7 +142,6 @@ class _Segment:
 class _PendingMark:
     name: str
     due: int  # playback position in samples
-    received_ms: float
 
 
 @dataclass
@@ -200,10 +198,8 @@ class TwilioMediaCaller:
         self.violations: list[Violation] = []
         self.clears: list[ClearRecord] = []
         self.marks_sent_back: list[MarkEcho] = []
-        self.frame_send_times: list[float] = []  # stream ms each media frame was actually sent
         self.closed_by_server = False
         self.close_code: int | None = None
-        self.close_reason: str | None = None
 
         # connection and clock
         self._ws: ClientConnection | None = None
@@ -390,10 +386,6 @@ class TwilioMediaCaller:
             self._record_sent(data, message)
             await self._ws.send(data)
 
-    async def send_message(self, message: dict[str, Any]) -> None:
-        """Send a JSON message with the next sequenceNumber filled in (for hand-made events)."""
-        await self._send(dict(message))
-
     async def press(self, digit: str) -> None:
         """Send a `dtmf` event for one key (0-9, *, #, A-D)."""
         if len(digit) != 1 or digit not in DTMF_DIGITS:
@@ -424,10 +416,6 @@ class TwilioMediaCaller:
             await done
         return float(onset_frame * FRAME_MS)
 
-    def speech_queued_ms(self) -> float:
-        """Milliseconds of speech queued by `say` and not yet sent."""
-        return len(self._speech) / 2 * 1000 / SAMPLE_RATE
-
     async def _sender(self) -> None:
         assert self._t0 is not None
         try:
@@ -453,8 +441,7 @@ class TwilioMediaCaller:
                     },
                 }
                 self._sent_ulaw += payload
-                record = await self._send(message)
-                self.frame_send_times.append(record.stream_ms)
+                await self._send(message)
                 self._resolve_speech(index + 1)
         except ConnectionClosed:
             return
@@ -510,7 +497,6 @@ class TwilioMediaCaller:
         finally:
             ws = self._ws
             self.close_code = ws.close_code
-            self.close_reason = ws.close_reason
             server_first = ws.protocol.close_rcvd_then_sent
             self.closed_by_server = bool(server_first) or (not self._hanging_up and server_first is None)
             self._end_call()
@@ -568,7 +554,7 @@ class TwilioMediaCaller:
             name = message["mark"]["name"]
             if not isinstance(name, str):
                 return violation(ERR_BAD_MESSAGE, "mark.name must be a string")
-            self._pending_marks.append(_PendingMark(name, self._queue_end, stream_ms))
+            self._pending_marks.append(_PendingMark(name, self._queue_end))
             self._marks_changed.set()
         else:
             self._clear(at, stream_ms)
@@ -616,7 +602,7 @@ class TwilioMediaCaller:
                 return
             due_pos = mark.due if due is None else due
             self.marks_sent_back.append(
-                MarkEcho(mark.name, sent.at, sent.stream_ms, mark.received_ms, due_pos * 1000 / SAMPLE_RATE, cleared)
+                MarkEcho(mark.name, sent.at, sent.stream_ms, due_pos * 1000 / SAMPLE_RATE, cleared)
             )
 
     async def _playback(self) -> None:
@@ -666,17 +652,6 @@ class TwilioMediaCaller:
     def queued_ms(self) -> float:
         """Milliseconds of received audio still waiting to play."""
         return max(self._queue_end - self._now_pos(), 0) * 1000 / SAMPLE_RATE
-
-    def first_playback_after(self, stream_ms: float) -> float | None:
-        """Stream time the first played chunk starting at or after `stream_ms` started (None if none yet)."""
-        for chunk in self.played_audio:
-            if chunk.start_ms >= stream_ms:
-                return chunk.start_ms
-        return None
-
-    @property
-    def pending_marks(self) -> list[str]:
-        return [m.name for m in self._pending_marks]
 
     # ------------------------------------------------------------------ waiting
 
