@@ -169,8 +169,8 @@ async def test_media_frames_arrive_50_per_second_with_incrementing_numbers() -> 
     arrivals = np.array([t for t, _ in timed])
     (started, _), = server.timed("start")
     assert 0.015 < arrivals[0] - started < 0.035  # a frame goes out once its 20 ms have been captured
-    schedule = arrivals[0] + 0.020 * np.arange(len(arrivals))
-    assert np.max(np.abs(arrivals - schedule)) < 0.015  # no drift: every frame near its slot
+    offsets = arrivals - 0.020 * np.arange(len(arrivals))
+    assert np.ptp(offsets) < 0.025  # no drift: every frame near its slot (a drifting clock gains ms per frame)
 
 
 async def test_frames_catch_up_after_the_event_loop_was_blocked() -> None:
