@@ -43,8 +43,9 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
-        # Everything loaded so far lives as long as the process: keep it out of the cyclic collector, whose
-        # full passes over the imported modules otherwise stall the event loop (and every call's audio).
+        # What is alive now (modules, the context) lives as long as the process: keep it out of the cyclic
+        # collector, whose full passes over it otherwise stall the event loop (and every call's audio).
+        gc.collect()
         gc.freeze()
         try:
             yield

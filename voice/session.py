@@ -330,14 +330,17 @@ class CallSession:
             await self._watch_caller_words("".join(self._transcript_parts))
 
     async def _flush_transcript(self) -> None:
-        text = "".join(self._transcript_parts).strip()
-        role, self._transcript_parts = self._transcript_role, []
+        """Store the turn so far. The parts are dropped only once written: a hang-up cancels the model loop,
+        possibly mid-write, and `_finish` flushes again."""
+        text, role = "".join(self._transcript_parts).strip(), self._transcript_role
         if not text or role is None:
+            self._transcript_parts = []
             return
-        self._transcript_seq += 1
         async with self.services.sessions() as session:
-            calls.add_turn(session, self.info.call_session_id, self._transcript_seq, role, text)
+            calls.add_turn(session, self.info.call_session_id, self._transcript_seq + 1, role, text)
             await session.commit()
+            self._transcript_seq += 1
+            self._transcript_parts = []
 
     async def _watch_caller_words(self, text: str) -> None:
         keywords, address, team_id = self._crisis
