@@ -6,7 +6,8 @@ Three kinds of process, so the load generators' CPU is not counted as the server
   `setup`, counts the caller audio messages it receives, and streams 40 ms chunks of coach speech,
   keeping 200 ms ahead of real time as the real model does (it generates faster than real time);
 - this process: N lean phone callers. Each sends a 20 ms mu-law frame of line noise every 20 ms (one
-  ticker for all calls), notes when each outbound frame arrives and echoes marks.
+  ticker for all calls), notes when each outbound frame arrives and echoes marks (`TwilioMediaCaller`
+  models playback and validates every message: too costly for hundreds of calls on one CPU).
 Both generators share CPU 1 (when there are two or more CPUs).
 
 For each N (stepped up until a step fails): outbound frames missing in the measuring window (fewer

@@ -82,9 +82,9 @@ class MiniServer:
         return [(t, m) for t, m in self.received if isinstance(m, dict) and m.get("event") == event]
 
     # helpers for scripts (run on the server loop)
-    async def send_audio(self, ws: WebSocket, stream_sid: str, ulaw: bytes) -> None:
-        for i in range(0, len(ulaw), FRAME):
-            payload = base64.b64encode(ulaw[i : i + FRAME]).decode()
+    async def send_audio(self, ws: WebSocket, stream_sid: str, ulaw: bytes, frame: int = FRAME) -> None:
+        for i in range(0, len(ulaw), frame):
+            payload = base64.b64encode(ulaw[i : i + frame]).decode()
             await ws.send_text(json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": payload}}))
 
     async def send_mark(self, ws: WebSocket, stream_sid: str, name: str) -> None:
@@ -339,7 +339,8 @@ async def test_marks_pending_at_hang_up_are_never_echoed() -> None:
 async def test_played_audio_comes_back_at_the_echo_delay_and_gain() -> None:
     async def script(srv: MiniServer, ws: WebSocket, sid: str) -> None:
         await asyncio.sleep(0.2)
-        await srv.send_audio(ws, sid, pcm16_to_ulaw(tone(400, hz=1000, dbfs=-12)))
+        tone_ulaw = pcm16_to_ulaw(tone(400, hz=1000, dbfs=-12))
+        await srv.send_audio(ws, sid, tone_ulaw, frame=len(tone_ulaw))  # one message: no gap if the loop stalls
 
     async with call(script, echo_gain_db=-10, echo_delay_ms=120) as (server, caller):
         await caller.wait_for_audio_ms(400, 2)
