@@ -17,7 +17,7 @@ per minute (utime+stime from /proc/<pid>/stat). A step passes with no missing fr
 lateness < 20 ms. Calls per core = N / (server CPU seconds per second) at the largest passing step.
 If a load generator uses most of its CPU, its own timing is suspect; its CPU share is shown.
 
-Run: .venv/bin/python bench/voice_capacity.py [--steps 5,10,15,20,25,50,100,150,200] [--window 8]
+Run: .venv/bin/python bench/voice_capacity.py [--steps 10,20,30,40,50,100,150,200] [--window 8]
 """
 
 from __future__ import annotations
@@ -384,7 +384,7 @@ def main() -> None:
         serve_model(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", default="5,10,15,20,25,50,100,150,200", help="comma-separated call counts")
+    parser.add_argument("--steps", default="10,20,30,40,50,100,150,200", help="comma-separated call counts")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per step")
     options = parser.parse_args()
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")

@@ -2,7 +2,8 @@
 
 Inbound: JSON text frames `connected`, `start`, `media`, `mark`, `dtmf`, `stop`. Outbound: `media` frames of
 20 ms mu-law, a `mark` after each model chunk (echoed back by Twilio once played), `clear` on barge-in.
-Malformed or unexpected frames are logged and counted, never fatal: a bad frame must not drop a call.
+Malformed, unexpected or out-of-order (stale `sequenceNumber`) frames are logged and counted, never fatal:
+a bad frame must not drop a call.
 """
 
 from __future__ import annotations
