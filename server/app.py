@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,10 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
+        # What is alive now (modules, the context) lives as long as the process: keep it out of the cyclic
+        # collector, whose full passes over it otherwise stall the event loop (and every call's audio).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import wave
-from collections.abc import AsyncIterator, Iterator
+import os
+
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +20,16 @@ from fakes.resend import FakeResend
 from fakes.server import running_server, running_server_async
 from fakes.twilio_api import FakeTwilioAPI
 
+from db.migrate import upgrade
 from db.models import CallSession
 from server.app import create_app
 from server.config import Settings
 from server.context import AppContext
-from voice.codec import Upsampler8kTo16k
 
 GEMINI_KEY = "gemini-test-key"
 ACCOUNT_SID = "AC" + "2" * 32
 AUTH_TOKEN = "twilio-test-token"
 RESEND_KEY = "re_test"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @dataclass
@@ -80,29 +80,17 @@ async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> Asy
                         await data.close()
 
 
-def speech_8k(name: str = "caller_speech_8k.wav") -> bytes:
-    with wave.open(str(FIXTURES / name)) as wav:
-        return wav.readframes(wav.getnframes())
+@asynccontextmanager
+async def scratch_voice_world(directory: Path) -> AsyncIterator[VoiceWorld]:
+    """A voice world on a fresh SQLite file under `directory`, for use outside pytest (the benchmarks).
 
-
-def speech_16k(name: str = "caller_speech_8k.wav") -> bytes:
-    return Upsampler8kTo16k().process(speech_8k(name))
-
-
-def silence(ms: int, rate: int) -> bytes:
-    return b"\x00\x00" * (rate * ms // 1000)
-
-
-def tone_24k(ms: int, hz: float = 440.0, level: float = 8000.0) -> bytes:
-    import numpy as np
-
-    t = np.arange(24 * ms) / 24000
-    return (level * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
-
-
-def chunks(data: bytes, size: int) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
+    Like the test suite, it keeps proxy settings away from loopback (aiohttp and websockets follow them).
+    """
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    url = f"sqlite+aiosqlite:///{directory / 'coach.db'}"
+    await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
+    async with voice_world(Backend("sqlite", url, None), directory) as world:
+        yield world
 
 
 async def ended_call(world: VoiceWorld, user_id: str, timeout: float = 10.0) -> CallSession:

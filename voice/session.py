@@ -222,7 +222,8 @@ class CallSession:
         return self.detector.speech_onsets > onsets_then
 
     async def _key_press(self, digit: str) -> None:
-        """Keypad: 1 confirms and 2 cancels the latest pending action; the coach is told the outcome."""
+        """Keypad: 1 confirms and 2 cancels the latest pending action (the latest proposed on this call, if any);
+        the coach is told the outcome."""
         if digit not in {"1", "2"}:
             return
         assert self.bridge is not None
@@ -231,7 +232,8 @@ class CallSession:
         if not ours:
             await self.bridge.send_text(f"(The caller pressed {digit}, but nothing is waiting for confirmation.)")
             return
-        latest = max(ours, key=lambda p: p.created_at)
+        proposed_here = list(self._proposals)  # this call's proposals in order: no clock ties (tests pin clocks)
+        latest = max(ours, key=lambda p: (proposed_here.index(p.id) if p.id in proposed_here else -1, p.created_at))
         keypad = replace(self.actor, answered_since_proposal=lambda _action_id: True)  # a keypress is a human act
         if digit == "1":
             result = await pending.confirm(self.services, keypad, latest.id)
@@ -328,14 +330,17 @@ class CallSession:
             await self._watch_caller_words("".join(self._transcript_parts))
 
     async def _flush_transcript(self) -> None:
-        text = "".join(self._transcript_parts).strip()
-        role, self._transcript_parts = self._transcript_role, []
+        """Store the turn so far. The parts are dropped only once written: a hang-up cancels the model loop,
+        possibly mid-write, and `_finish` flushes again."""
+        text, role = "".join(self._transcript_parts).strip(), self._transcript_role
         if not text or role is None:
+            self._transcript_parts = []
             return
-        self._transcript_seq += 1
         async with self.services.sessions() as session:
-            calls.add_turn(session, self.info.call_session_id, self._transcript_seq, role, text)
+            calls.add_turn(session, self.info.call_session_id, self._transcript_seq + 1, role, text)
             await session.commit()
+            self._transcript_seq += 1
+            self._transcript_parts = []
 
     async def _watch_caller_words(self, text: str) -> None:
         keywords, address, team_id = self._crisis

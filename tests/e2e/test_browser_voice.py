@@ -9,9 +9,10 @@ import pytest
 import websockets
 from sqlalchemy import select
 
-from db.models import AgentActionHistory, CallSession, CallTranscriptTurn
+from db.models import AgentActionHistory, CallTranscriptTurn
 from factories import new_user
-from worlds import chunks, ended_call, silence, speech_16k, tone_24k, voice_world
+from audio import chunks, silence, speech_16k, tone
+from worlds import ended_call
 
 
 class Browser:
@@ -48,12 +49,6 @@ class Browser:
         raise TimeoutError(f"no {kind} event; got {[e.get('type') for e in self.events]}")
 
 
-@pytest.fixture
-async def world(backend, tmp_path):
-    async with voice_world(backend, tmp_path) as w:
-        yield w
-
-
 async def open_browser(world, token: str) -> Browser:
     socket = await websockets.connect(f"{world.ws_base}/ws/voice?token={token}", proxy=None)
     return Browser(socket)
@@ -75,7 +70,7 @@ async def test_conversation_carries_audio_both_ways_and_opens_with_a_greeting(wo
     assert "Ann" in json.dumps(connection.setup)
     await browser.speak(silence(400, 16000))
     await connection.wait_for_audio_bytes(400 * 32)
-    await connection.send_audio(tone_24k(200))
+    await connection.send_audio(tone(200, 24000))
     await connection.send_turn_complete()
     deadline = asyncio.get_running_loop().time() + 5
     while len(browser.audio) < 200 * 48 and asyncio.get_running_loop().time() < deadline:
@@ -165,7 +160,7 @@ async def test_go_away_resumes_with_the_latest_handle_and_loses_no_caller_audio(
     await second.wait_for_audio_bytes(200 * 32 + 600 * 32 - sent_before, timeout=5)
     assert sent_before + len(second.audio) >= (200 + 600) * 32
     assert second.client_contents == []  # resumed, not re-sent as new content
-    await second.send_audio(tone_24k(100))
+    await second.send_audio(tone(100, 24000))
     await second.send_turn_complete()
     await asyncio.sleep(0.3)
     assert len(browser.audio) >= 100 * 48

@@ -4,7 +4,8 @@
 `<Connect><Stream>` (bidirectional) call, following /work/shared/reference/twilio_media_streams.md:
 
 - sends `connected`, then `start` (sequenceNumber "1"), then one 20 ms `media` frame (160 bytes of
-  mu-law) every 20 ms, paced against a monotonic clock so it never drifts. The line never goes quiet:
+  mu-law) every 20 ms, paced against a monotonic clock so it never drifts. A frame goes out when its
+  20 ms have been "captured", at the end of its window, as on a real line. The line never goes quiet:
   with no speech queued it sends mu-law silence (0xFF), or white noise at `noise_dbfs`;
 - plays the server's audio on a playback clock: each received `media` payload plays from
   max(arrival, end of queue) at 8000 bytes/s; a `mark` is echoed back when playback reaches the end of
@@ -17,9 +18,9 @@
   payload) instead of failing.
 
 Clock: "stream time" is milliseconds since the `start` message was sent (`stream_ms()`). Media
-timestamps are the nominal frame times (frame n has timestamp 20*(n-1)); the frame is sent at that
-stream time, or as soon as possible after it if the event loop was blocked (frames then go out in a
-burst, as a real network would deliver them, and the schedule is kept).
+timestamps are the nominal frame times (frame n carries stream time [20*(n-1), 20*n) and has timestamp
+20*(n-1)); it is sent at stream time 20*n, or as soon as possible after it if the event loop was blocked
+(frames then go out in a burst, as a real network would deliver them, and the schedule is kept).
 
 Everything runs on the test's event loop; use it as `async with TwilioMediaCaller(url, ...) as caller:`.
 """
@@ -32,10 +33,8 @@ import binascii
 import json
 import time
 import uuid
-import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,6 @@ SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_SAMPLES = ULAW_FRAME_BYTES  # mu-law: one byte per sample
 FRAME_PCM_BYTES = 2 * FRAME_SAMPLES
-FULL_SCALE = 32768.0
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 POLL_S = 0.005
 
@@ -63,42 +61,6 @@ _ALLOWED_FIELDS: dict[str, tuple[frozenset[str], str | None, frozenset[str]]] = 
     "mark": (frozenset({"event", "streamSid", "mark"}), "mark", frozenset({"name"})),
     "clear": (frozenset({"event", "streamSid"}), None, frozenset()),
 }
-
-
-# --------------------------------------------------------------------------- #
-# Audio helpers
-# --------------------------------------------------------------------------- #
-
-
-def load_wav_8k(path: str | Path) -> bytes:
-    """PCM16 little-endian bytes of an 8 kHz mono 16-bit WAV file (ValueError for any other format)."""
-    with wave.open(str(path)) as wav:
-        shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-        if shape != (SAMPLE_RATE, 1, 2):
-            raise ValueError(f"{path}: need 8000 Hz mono 16-bit, got rate/channels/width {shape}")
-        return wav.readframes(wav.getnframes())
-
-
-def silence(ms: int | float) -> bytes:
-    """`ms` milliseconds of PCM16 8 kHz digital silence."""
-    return bytes(2 * round(ms * SAMPLE_RATE / 1000))
-
-
-def tone(hz: float, ms: int | float, dbfs: float = -20.0) -> bytes:
-    """A sine of `hz` lasting `ms`, PCM16 8 kHz, with RMS `dbfs` (relative to a full-scale square wave)."""
-    n = round(ms * SAMPLE_RATE / 1000)
-    amplitude = FULL_SCALE * 10 ** (dbfs / 20) * np.sqrt(2)
-    samples = amplitude * np.sin(2 * np.pi * hz * np.arange(n) / SAMPLE_RATE)
-    return np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
-
-
-def rms_dbfs(pcm: bytes) -> float:
-    """RMS level of PCM16 in dBFS (full-scale square wave = 0 dBFS); -inf for silence or no samples."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    if samples.size == 0:
-        return float("-inf")
-    rms = float(np.sqrt(np.mean(samples**2)))
-    return 20 * np.log10(rms / FULL_SCALE) if rms > 0 else float("-inf")
 
 
 # --------------------------------------------------------------------------- #
@@ -165,7 +127,6 @@ class MarkEcho:
     name: str
     at: float  # time.monotonic() when the echo was sent
     stream_ms: float
-    received_ms: float  # stream time the server's mark arrived
     due_ms: float  # end of the audio queued before it (for a flushed mark: the clear time)
     cleared: bool
 
@@ -181,7 +142,6 @@ class _Segment:
 class _PendingMark:
     name: str
     due: int  # playback position in samples
-    received_ms: float
 
 
 @dataclass
@@ -230,7 +190,7 @@ class TwilioMediaCaller:
         self._rng = np.random.default_rng(seed)
         self._echo_delay_samples = round(echo_delay_ms * SAMPLE_RATE / 1000)
         self._echo_gain = None if echo_gain_db is None else 10 ** (echo_gain_db / 20)
-        self._noise_rms = None if noise_dbfs is None else FULL_SCALE * 10 ** (noise_dbfs / 20)
+        self._noise_rms = None if noise_dbfs is None else 32768.0 * 10 ** (noise_dbfs / 20)  # RMS re full scale
 
         # public records
         self.sent_messages: list[SentMessage] = []
@@ -238,10 +198,8 @@ class TwilioMediaCaller:
         self.violations: list[Violation] = []
         self.clears: list[ClearRecord] = []
         self.marks_sent_back: list[MarkEcho] = []
-        self.frame_send_times: list[float] = []  # stream ms each media frame was actually sent
         self.closed_by_server = False
         self.close_code: int | None = None
-        self.close_reason: str | None = None
 
         # connection and clock
         self._ws: ClientConnection | None = None
@@ -428,10 +386,6 @@ class TwilioMediaCaller:
             self._record_sent(data, message)
             await self._ws.send(data)
 
-    async def send_message(self, message: dict[str, Any]) -> None:
-        """Send a JSON message with the next sequenceNumber filled in (for hand-made events)."""
-        await self._send(dict(message))
-
     async def press(self, digit: str) -> None:
         """Send a `dtmf` event for one key (0-9, *, #, A-D)."""
         if len(digit) != 1 or digit not in DTMF_DIGITS:
@@ -462,15 +416,11 @@ class TwilioMediaCaller:
             await done
         return float(onset_frame * FRAME_MS)
 
-    def speech_queued_ms(self) -> float:
-        """Milliseconds of speech queued by `say` and not yet sent."""
-        return len(self._speech) / 2 * 1000 / SAMPLE_RATE
-
     async def _sender(self) -> None:
         assert self._t0 is not None
         try:
             while not self._ended.is_set():
-                due = self._t0 + self._next_frame * FRAME_MS / 1000
+                due = self._t0 + (self._next_frame + 1) * FRAME_MS / 1000  # once its 20 ms are captured
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -491,8 +441,7 @@ class TwilioMediaCaller:
                     },
                 }
                 self._sent_ulaw += payload
-                record = await self._send(message)
-                self.frame_send_times.append(record.stream_ms)
+                await self._send(message)
                 self._resolve_speech(index + 1)
         except ConnectionClosed:
             return
@@ -548,7 +497,6 @@ class TwilioMediaCaller:
         finally:
             ws = self._ws
             self.close_code = ws.close_code
-            self.close_reason = ws.close_reason
             server_first = ws.protocol.close_rcvd_then_sent
             self.closed_by_server = bool(server_first) or (not self._hanging_up and server_first is None)
             self._end_call()
@@ -606,7 +554,7 @@ class TwilioMediaCaller:
             name = message["mark"]["name"]
             if not isinstance(name, str):
                 return violation(ERR_BAD_MESSAGE, "mark.name must be a string")
-            self._pending_marks.append(_PendingMark(name, self._queue_end, stream_ms))
+            self._pending_marks.append(_PendingMark(name, self._queue_end))
             self._marks_changed.set()
         else:
             self._clear(at, stream_ms)
@@ -654,7 +602,7 @@ class TwilioMediaCaller:
                 return
             due_pos = mark.due if due is None else due
             self.marks_sent_back.append(
-                MarkEcho(mark.name, sent.at, sent.stream_ms, mark.received_ms, due_pos * 1000 / SAMPLE_RATE, cleared)
+                MarkEcho(mark.name, sent.at, sent.stream_ms, due_pos * 1000 / SAMPLE_RATE, cleared)
             )
 
     async def _playback(self) -> None:
@@ -704,17 +652,6 @@ class TwilioMediaCaller:
     def queued_ms(self) -> float:
         """Milliseconds of received audio still waiting to play."""
         return max(self._queue_end - self._now_pos(), 0) * 1000 / SAMPLE_RATE
-
-    def first_playback_after(self, stream_ms: float) -> float | None:
-        """Stream time the first played chunk starting at or after `stream_ms` started (None if none yet)."""
-        for chunk in self.played_audio:
-            if chunk.start_ms >= stream_ms:
-                return chunk.start_ms
-        return None
-
-    @property
-    def pending_marks(self) -> list[str]:
-        return [m.name for m in self._pending_marks]
 
     # ------------------------------------------------------------------ waiting
 

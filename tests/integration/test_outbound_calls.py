@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from apps import http_client, running_app
 from backends import make_settings
@@ -17,6 +15,7 @@ from factories import daytime_clock, new_user
 from fakes.server import running_server
 from fakes.twilio_api import FakeTwilioAPI
 from tools.channels.stream_token import verify_stream_token
+from twilio_requests import signed_form
 
 ACCOUNT_SID = "AC" + "3" * 32
 AUTH_TOKEN = "twilio-token"
@@ -84,11 +83,8 @@ async def test_voicemail_gets_a_short_message_without_personal_details(dialler):
     await confirm_call(client, user, "custom", "your divorce lawyer meeting")
     sid = fake.calls[0].response["sid"]
     params = {"CallSid": sid, "AnsweredBy": "machine_end_beep", "CallStatus": "in-progress"}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_URL + "/twilio/status", params)
-    response = await client.post(
-        "/twilio/status", content=urlencode(params).encode(),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
+    body, headers = signed_form(AUTH_TOKEN, PUBLIC_URL + "/twilio/status", params)
+    response = await client.post("/twilio/status", content=body, headers=headers)
     assert response.status_code == 204
     [update] = fake.call_updates
     twiml = update.param("Twiml")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from backends import make_settings
 from apps import http_client, running_app
 from db.models import CallSession, ConsentRecord
 from factories import new_user
 from tools.channels.stream_token import verify_stream_token
+from twilio_requests import signed_form
 
 AUTH_TOKEN = "twilio-webhook-token"
 PUBLIC_URL = "https://coach.example.test"
@@ -27,11 +26,7 @@ async def twilio_app(backend):
 
 
 def signed(path: str, params: dict[str, str], token: str = AUTH_TOKEN) -> tuple[bytes, dict[str, str]]:
-    signature = RequestValidator(token).compute_signature(PUBLIC_URL + path, params)
-    return urlencode(params).encode(), {
-        "X-Twilio-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    return signed_form(token, PUBLIC_URL + path, params)
 
 
 async def post_signed(client, path: str, params: dict[str, str], token: str = AUTH_TOKEN):

@@ -2,7 +2,8 @@
 
 Inbound: JSON text frames `connected`, `start`, `media`, `mark`, `dtmf`, `stop`. Outbound: `media` frames of
 20 ms mu-law, a `mark` after each model chunk (echoed back by Twilio once played), `clear` on barge-in.
-Malformed or unexpected frames are logged and counted, never fatal: a bad frame must not drop a call.
+Malformed, unexpected or out-of-order (stale `sequenceNumber`) frames are logged and counted, never fatal:
+a bad frame must not drop a call.
 """
 
 from __future__ import annotations
@@ -45,15 +46,14 @@ async def read_stream_start(websocket: WebSocket, timeout_s: float = 10.0, max_f
 
     async def read() -> StreamStart:
         for _ in range(max_frames):
-            message = _parse(await websocket.receive_text())
-            if message is None:
-                continue
-            if message.get("event") == "start":
-                start = message.get("start") or {}
+            message = await _receive(websocket)
+            if message is not None and message.get("event") == "start":
+                start = _body(message, "start") or {}
+                parameters = start.get("customParameters")
                 return StreamStart(
                     stream_sid=str(message.get("streamSid") or start.get("streamSid") or ""),
                     call_sid=str(start.get("callSid") or ""),
-                    parameters={str(k): str(v) for k, v in (start.get("customParameters") or {}).items()},
+                    parameters={str(k): str(v) for k, v in parameters.items()} if isinstance(parameters, dict) else {},
                 )
         raise StreamRefused("no start event")
 
@@ -63,17 +63,36 @@ async def read_stream_start(websocket: WebSocket, timeout_s: float = 10.0, max_f
         raise StreamRefused(f"stream did not start: {type(exc).__name__}") from None
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def _bad_frame(kind: str, event: object = None) -> None:
+    BAD_FRAMES.labels(kind).inc()
+    log.warning("bad media frame", extra={"kind": kind, "event_name": str(event)[:32]})
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any] | None:
+    """The next JSON object from Twilio; None (counted and logged) for a frame that is not one."""
+    try:
+        text = await websocket.receive_text()
+    except KeyError:  # a binary frame: starlette's receive_text indexes "text"
+        _bad_frame("binary")
+        return None
     try:
         message = json.loads(text)
     except (json.JSONDecodeError, TypeError):
-        BAD_FRAMES.labels("not_json").inc()
-        log.warning("media frame is not JSON")
+        _bad_frame("not_json")
         return None
     if not isinstance(message, dict):
-        BAD_FRAMES.labels("not_object").inc()
+        _bad_frame("not_object")
         return None
     return message
+
+
+def _body(message: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The event's own object (`media`, `mark`, `dtmf`, `start`); None (counted) when it is not an object."""
+    body = message.get(key)
+    if isinstance(body, dict):
+        return body
+    _bad_frame("bad_field", key)
+    return None
 
 
 @dataclass
@@ -102,6 +121,7 @@ class TwilioMediaTransport:
         self._marks_outstanding: set[str] = set()
         self._mark_seq = 0
         self._pending_audio = bytearray()  # a partial mu-law frame from Twilio (frames should be 160 bytes)
+        self._last_sequence = 1  # `start` is message 1
         self._closed = False
         self._generation = 0  # bumped by clear(): a frame popped before a clear must not go out after it
         self._pacer = asyncio.create_task(self._pace(), name="twilio-pacer")
@@ -111,45 +131,54 @@ class TwilioMediaTransport:
     async def next_event(self) -> TransportEvent:
         while True:
             try:
-                text = await self.websocket.receive_text()
+                message = await _receive(self.websocket)
             except (WebSocketDisconnect, RuntimeError):
                 return CallEnded("media socket closed")
-            except KeyError:  # a binary frame: starlette's receive_text indexes "text"
-                BAD_FRAMES.labels("binary").inc()
-                continue
-            event = self._handle(text)
+            event = self._handle(message) if message is not None else None
             if event is not None:
                 return event
 
-    def _handle(self, text: str) -> TransportEvent | None:
-        message = _parse(text)
-        if message is None:
-            return None
+    def _handle(self, message: dict[str, Any]) -> TransportEvent | None:
         kind = message.get("event")
+        if kind == "stop":
+            return CallEnded("caller hung up")
+        if not self._in_sequence(message):
+            return None
         if kind == "media":
             return self._audio(message)
         if kind == "mark":
-            name = str((message.get("mark") or {}).get("name", ""))
-            self._marks_outstanding.discard(name)
+            mark = _body(message, "mark")
+            if mark is not None:
+                self._marks_outstanding.discard(str(mark.get("name", "")))
             return None
         if kind == "dtmf":
-            digit = str((message.get("dtmf") or {}).get("digit", ""))
+            dtmf = _body(message, "dtmf")
+            digit = str(dtmf.get("digit", "")) if dtmf is not None else ""
             return KeyPress(digit) if digit else None
-        if kind == "stop":
-            return CallEnded("caller hung up")
         if kind not in {"connected", "start"}:
-            BAD_FRAMES.labels("unknown_event").inc()
-            log.warning("unknown media event", extra={"event_name": str(kind)[:32]})
+            _bad_frame("unknown_event", kind)
         return None
 
+    def _in_sequence(self, message: dict[str, Any]) -> bool:
+        """Twilio numbers its messages 1, 2, 3...; one numbered at or below the last is stale or replayed (dropped)."""
+        try:
+            number = int(message["sequenceNumber"])
+        except (KeyError, TypeError, ValueError):
+            return True  # unnumbered: nothing to compare
+        if number <= self._last_sequence:
+            _bad_frame("out_of_order", message.get("event"))
+            return False
+        self._last_sequence = number
+        return True
+
     def _audio(self, message: dict[str, Any]) -> CallerAudio | None:
-        media = message.get("media") or {}
-        if media.get("track", "inbound") not in {"inbound", "inbound_track"}:
+        media = _body(message, "media")
+        if media is None or media.get("track", "inbound") not in {"inbound", "inbound_track"}:
             return None
         try:
             payload = base64.b64decode(media.get("payload", ""), validate=True)
-        except (binascii.Error, ValueError):
-            BAD_FRAMES.labels("bad_payload").inc()
+        except (binascii.Error, ValueError, TypeError):
+            _bad_frame("bad_payload")
             return None
         self._pending_audio.extend(payload)
         if len(self._pending_audio) < 160:
