@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,8 @@ from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
 from server.middleware import RequestContextMiddleware
-from server.routes import actions, admin, browser, chat, health, media, settings as settings_routes, twilio
+from server.routes import actions, admin, browser, chat, health, media, sequences, settings as settings_routes, twilio
+from server.worker import Worker
 
 log = logging.getLogger("coach.app")
 
@@ -38,17 +40,24 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "INTERNAL", "internal error", recoverable=True)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
+    """The app; with `run_worker` the scheduler runs in-process for the app's lifetime (`coach serve`)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(Worker(app.state.ctx.services).run(stop)) if run_worker else None
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await app.state.ctx.close()
 
     return Starlette(
-        routes=[*health.routes, *settings_routes.routes, *actions.routes, *admin.routes, *chat.routes, *twilio.routes, *media.routes, *browser.routes],
+        routes=[*health.routes, *settings_routes.routes, *actions.routes, *sequences.routes, *admin.routes, *chat.routes, *twilio.routes, *media.routes, *browser.routes],
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={
             ApiError: handle_api_error,
