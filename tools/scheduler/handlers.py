@@ -42,12 +42,13 @@ def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[
     return "send_sms", {"message": text}
 
 
-async def deliver(services: ToolServices, job: ScheduledJob, tool: str, args: dict[str, Any]) -> Outcome:
-    """Run `tool` for the job's user as the scheduler, with the job's action id as the idempotency key."""
-    assert job.user_id is not None
-    async with services.sessions() as session:
-        roles = {m.team_id: m.role for m in await accounts.memberships(session, job.user_id)}
-    actor = Actor(job.user_id, "scheduler", roles)
+async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
+    """The scheduler acting for `user_id` (with their teams, for the history rows)."""
+    return Actor(user_id, "scheduler", {m.team_id: m.role for m in await accounts.memberships(session, user_id)})
+
+
+async def deliver(services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any]) -> Outcome:
+    """Run `tool` as the scheduler, with the job's action id as the idempotency key."""
     return from_result(await dispatch(services, actor, tool, args, action_id=job_action_id(job.id)))
 
 
@@ -57,10 +58,11 @@ async def deliver(services: ToolServices, job: ScheduledJob, tool: str, args: di
 async def run_reminder(services: ToolServices, job: ScheduledJob) -> Outcome:
     async with services.sessions() as session:
         reminder = await session.get(Reminder, job.payload["reminder_id"])
-    if reminder is None or reminder.status == "cancelled":
-        return Outcome("skipped")
+        if reminder is None or reminder.status == "cancelled":
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, reminder.user_id)
     tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
-    return await deliver(services, job, tool, args)
+    return await deliver(services, job, actor, tool, args)
 
 
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
@@ -115,9 +117,10 @@ async def run_habit_reminder(services: ToolServices, job: ScheduledJob) -> Outco
         if await _done_on(session, habit.id, day):
             return Outcome("skipped")
         channel = settings.habit_reminder_channel
+        actor = await scheduler_actor(session, habit.user_id)
     text = f"Reminder: {habit.name} at {habit.reminder_time}."
     tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
-    return await deliver(services, job, tool, args)
+    return await deliver(services, job, actor, tool, args)
 
 
 async def run_streak_protection(services: ToolServices, job: ScheduledJob) -> Outcome:
@@ -131,9 +134,10 @@ async def run_streak_protection(services: ToolServices, job: ScheduledJob) -> Ou
         if await _done_on(session, habit.id, day) or not await _done_on(session, habit.id, day - timedelta(days=1)):
             return Outcome("skipped")
         channel = settings.habit_reminder_channel
+        actor = await scheduler_actor(session, habit.user_id)
     text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
     tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
-    return await deliver(services, job, tool, args)
+    return await deliver(services, job, actor, tool, args)
 
 
 async def run_goal_checkin(services: ToolServices, job: ScheduledJob) -> Outcome:
@@ -143,21 +147,23 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob) -> Outcome
         goals = (
             await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
         ).all()
-    if not settings.goal_checkin_enabled or not goals:
-        return Outcome("skipped")
+        if not settings.goal_checkin_enabled or not goals:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, job.user_id)
     text = f"Goal check-in: how are these going? {', '.join(goals)}."
     tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
-    return await deliver(services, job, tool, args)
+    return await deliver(services, job, actor, tool, args)
 
 
 async def run_proactive_outreach(services: ToolServices, job: ScheduledJob) -> Outcome:
     assert job.user_id is not None
     async with services.sessions() as session:
         settings = await accounts.user_settings(session, job.user_id)
-    if not settings.allow_proactive_outreach:
-        return Outcome("skipped")
+        if not settings.allow_proactive_outreach:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, job.user_id)
     text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
-    return await deliver(services, job, "send_sms", {"message": text})
+    return await deliver(services, job, actor, "send_sms", {"message": text})
 
 
 # --- action sequences --------------------------------------------------------------------------
@@ -167,12 +173,13 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob) -> Outcom
     index = int(job.payload["step"])
     async with services.sessions() as session:
         sequence = await session.get(ActionSequence, job.payload["sequence_id"])
-    if sequence is None or sequence.status == "cancelled":
-        return Outcome("cancelled", error="the sequence was cancelled")
-    if sequence.status != "running" or sequence.next_step != index:
-        return Outcome("skipped")
+        if sequence is None or sequence.status == "cancelled":
+            return Outcome("cancelled", error="the sequence was cancelled")
+        if sequence.status != "running" or sequence.next_step != index:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, sequence.user_id)
     step = sequence.steps[index]
-    return await deliver(services, job, step["tool"], step.get("args") or {})
+    return await deliver(services, job, actor, step["tool"], step.get("args") or {})
 
 
 async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
