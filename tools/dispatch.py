@@ -70,27 +70,30 @@ def _outcome(result: AgentToolResult) -> str:
 
 async def _recorded_outcome(session: AsyncSession, actor: Actor, tool: str, action_id: str) -> AgentToolResult | None:
     """What already happened to `action_id`: executed (its recorded result), or proposed (its pending state).
-    None when it never ran or only failed or was denied, so running it now is a retry."""
-    executed = await session.scalar(
-        select(AgentActionHistory)
-        .where(AgentActionHistory.action_id == action_id, AgentActionHistory.status == "executed")
-        .limit(1)
-    )
-    proposal = None if executed is not None else await session.get(PendingAgentAction, action_id)
-    found = executed or proposal
-    if found is None:
+    None when it never ran or only failed or was denied, so running it now is a retry. One query on the
+    common path (nothing recorded); the pending row is read only for a proposed action."""
+    rows = (
+        await session.scalars(
+            select(AgentActionHistory).where(
+                AgentActionHistory.action_id == action_id, AgentActionHistory.status.in_(("executed", "proposed"))
+            )
+        )
+    ).all()
+    if not rows:
         return None
-    if (found.user_id, found.tool) != (actor.user_id, tool):
+    if any((row.user_id, row.tool) != (actor.user_id, tool) for row in rows):
         return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action id belongs to another action")
+    executed = next((row for row in rows if row.status == "executed"), None)
     if executed is not None:
         return AgentToolResult.ok(executed.result, message=f"{tool} already done")
-    assert proposal is not None
+    proposal = await session.get(PendingAgentAction, action_id)
+    status = proposal.status if proposal is not None else "proposed"
     return AgentToolResult(
         success=True,
-        needs_confirmation=proposal.status == "pending_confirmation",
-        pending_action_id=proposal.id,
-        data={"status": proposal.status},
-        message=f"{tool} was already proposed; it is {proposal.status}",
+        needs_confirmation=status == "pending_confirmation",
+        pending_action_id=action_id,
+        data={"status": status},
+        message=f"{tool} was already proposed; it is {status}",
     )
 
 

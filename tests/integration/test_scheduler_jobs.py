@@ -184,3 +184,29 @@ async def test_a_daily_0700_reminder_stays_at_0700_local_across_a_dst_change(ctx
     assert [moment.hour for moment in due_times] == [12, 12, 11, 11]  # UTC: EST, then EDT from 14 March
     assert len(providers.resend.emails) == 3
 
+
+
+async def test_dispatch_with_an_executed_action_id_returns_the_recorded_result_without_running_again(ctx):
+    user = await new_user(ctx)
+    actor = Actor(user.id, "api")
+    first = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
+    again = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
+    assert first.success and again.success and again.data == first.data
+    assert [row.status for row in await history_rows(ctx, user_id=user.id)] == ["executed"]
+
+
+async def test_dispatch_with_a_proposed_action_id_returns_the_pending_proposal(ctx):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    actor = Actor(user.id, "api")
+    first = await dispatch(ctx.services, actor, "send_sms", {"message": "Hi"}, action_id="b" * 32)
+    again = await dispatch(ctx.services, actor, "send_sms", {"message": "Hi"}, action_id="b" * 32)
+    assert first.needs_confirmation and again.needs_confirmation
+    assert again.pending_action_id == first.pending_action_id == "b" * 32
+    assert [row.status for row in await history_rows(ctx, user_id=user.id)] == ["proposed"]
+
+
+async def test_an_action_id_of_another_users_action_is_refused(ctx):
+    owner, other = await new_user(ctx), await new_user(ctx)
+    await dispatch(ctx.services, Actor(owner.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
+    stolen = await dispatch(ctx.services, Actor(other.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
+    assert stolen.error is not None and stolen.error.code == "INVALID_ARGUMENT"
