@@ -121,6 +121,7 @@ class Worker:
 
 async def run_worker(settings: Settings, concurrency: int) -> None:
     """The `coach worker` process: run until SIGTERM or SIGINT."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider request; "job finished" says it
     ctx = AppContext.open(settings, pool_size=concurrency + 4)  # every running job, a claim, maintenance
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from backends import Backend, make_settings
 from factories import (
     DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_team_settings, update_user_settings,
 )
-from providers import EMAIL_FROM, TWILIO_NUMBER, Providers, running_providers
+from providers import TWILIO_NUMBER, Providers, running_providers
 from sqlalchemy import delete, select
 
 from db.models import (

@@ -1,5 +1,5 @@
-"""`coach worker` as real processes: many workers on one PostgreSQL database run every job exactly once,
-and a worker stops cleanly on SIGTERM."""
+"""The worker as it runs: `coach worker` processes (many on one PostgreSQL database run every job exactly
+once; one stops cleanly on SIGTERM) and the app's in-process worker (`coach serve` without --no-worker)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from backends import Backend
+from backends import Backend, make_settings
 from providers import Providers, running_providers
-from scheduling import REPO, WorkerProcess, make_due, seed_email_reminders
+from scheduling import REPO, WorkerProcess, job, make_due, seed_email_reminders
 from services import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import AgentActionHistory, ScheduledJob, utcnow
+from server.app import create_app
 
 JOBS_PER_USER = 5  # the per-minute burst limit of one user's emails
 
@@ -113,3 +114,15 @@ def test_coach_worker_starts_and_stops_cleanly_on_sigterm(tmp_path: Path):
     assert exit_status == 0
     assert worker.log_lines("worker stopped")
     assert "Traceback" not in log_path.read_text()
+
+
+async def test_the_app_runs_the_scheduler_in_process_when_asked(backend, providers):
+    application = create_app(make_settings(backend, **providers.settings()), run_worker=True)
+    async with application.router.lifespan_context(application):
+        ctx = application.state.ctx
+        [job_id] = await seed_email_reminders(ctx.sessions, 1, 1, utcnow())
+        deadline = time.monotonic() + 15
+        while (await job(ctx, job_id)).status != "done":
+            assert time.monotonic() < deadline, "the in-process worker did not run the due job"
+            await asyncio.sleep(0.1)
+    assert len(providers.resend.emails) == 1
