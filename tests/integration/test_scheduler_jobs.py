@@ -14,7 +14,7 @@ import pytest
 from backends import Backend, make_settings
 from factories import DAYTIME, history_rows, new_user, update_user_settings
 from providers import Providers, running_providers
-from scheduling import Clock, job, jobs, schedule_reminder
+from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders
 
 from db.models import PendingAgentAction
 from server.config import Settings
@@ -210,3 +210,11 @@ async def test_an_action_id_of_another_users_action_is_refused(ctx):
     await dispatch(ctx.services, Actor(owner.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
     stolen = await dispatch(ctx.services, Actor(other.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
     assert stolen.error is not None and stolen.error.code == "INVALID_ARGUMENT"
+
+
+async def test_a_claim_takes_at_most_its_limit_and_a_second_worker_takes_the_rest(ctx, clock):
+    job_ids = set(await seed_email_reminders(ctx.sessions, 2, 5, clock.now))
+    first = await Worker(ctx.services, worker_id="worker-a").claim(4)
+    second = await Worker(ctx.services, worker_id="worker-b").claim(100)
+    assert (len(first), len(second)) == (4, 6)
+    assert {row.id for row in first} | {row.id for row in second} == job_ids

@@ -2,10 +2,10 @@
 
 pending --claim--> running --finish--> done | failed | cancelled, or pending again (deferred or retried).
 
-Claiming is one statement: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`.
-On PostgreSQL concurrent workers skip each other's locked rows, so a job is claimed by one worker; on
-SQLite the clause is dropped and the database's single writer serializes claims, and the status
-condition in the UPDATE itself keeps a claim compare-and-set. A running job whose lease (locked_at) is
+Claiming is one transaction: `SELECT id ... ORDER BY next_attempt_at LIMIT n FOR UPDATE SKIP LOCKED`, then
+`UPDATE ... WHERE id IN (those) AND still due RETURNING`. On PostgreSQL concurrent workers skip each
+other's locked rows, so a job is claimed by one worker; on SQLite the clause is dropped, the database's
+single writer serializes claims, and the due condition in the UPDATE keeps a claim compare-and-set. A running job whose lease (locked_at) is
 older than the lease timeout belongs to a worker that died: it is claimable again. Finishing is
 compare-and-set on (status running, locked_by), so a worker whose lease was taken over cannot
 overwrite the new owner's result.
@@ -64,26 +64,37 @@ def _claimable(now: datetime, lease: timedelta) -> Any:
 async def claim(
     sessions: async_sessionmaker[AsyncSession], worker_id: str, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
 ) -> list[ScheduledJob]:
-    """Claim up to `limit` due jobs (earliest first) for `worker_id`; each claim counts as an attempt."""
+    """Claim up to `limit` due jobs (earliest first) for `worker_id`; each claim counts as an attempt.
+
+    Two statements in one transaction, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    LOCKED)`: PostgreSQL may run such a subquery again for every row it updates, each run skipping the
+    rows the previous ones locked, so the LIMIT stops limiting and one worker takes the whole queue.
+    """
     due = _claimable(now, lease)
-    ids = (
-        select(ScheduledJob.id)
-        .where(due)
-        .order_by(ScheduledJob.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    statement = (
-        update(ScheduledJob)
-        .where(ScheduledJob.id.in_(ids.scalar_subquery()), due)
-        .values(status="running", locked_by=worker_id, locked_at=now, attempts=ScheduledJob.attempts + 1)
-        .returning(ScheduledJob)
-        .execution_options(synchronize_session=False)
-    )
     async with sessions() as session:
-        jobs = list((await session.scalars(statement)).all())
+        ids = (
+            await session.scalars(
+                select(ScheduledJob.id)
+                .where(due)
+                .order_by(ScheduledJob.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not ids:
+            await session.rollback()
+            return []
+        jobs = (
+            await session.scalars(
+                update(ScheduledJob)
+                .where(ScheduledJob.id.in_(ids), due)
+                .values(status="running", locked_by=worker_id, locked_at=now, attempts=ScheduledJob.attempts + 1)
+                .returning(ScheduledJob)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
         await session.commit()
-    return jobs
+    return list(jobs)
 
 
 async def finish(session: AsyncSession, job: ScheduledJob, worker_id: str, outcome: Outcome) -> bool:
