@@ -21,6 +21,8 @@ from server.routes import actions, admin, browser, chat, health, media, sequence
 from server.worker import Worker
 
 log = logging.getLogger("coach.app")
+# The in-process worker shares the app's connection pool with requests, so it keeps fewer jobs in flight.
+IN_PROCESS_CONCURRENCY = 8
 
 _HTTP_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT"}
 
@@ -47,7 +49,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
         stop = asyncio.Event()
-        worker = asyncio.create_task(Worker(app.state.ctx.services).run(stop)) if run_worker else None
+        worker = asyncio.create_task(Worker(app.state.ctx.services, concurrency=IN_PROCESS_CONCURRENCY).run(stop)) if run_worker else None
         try:
             yield
         finally:
