@@ -49,7 +49,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
         stop = asyncio.Event()
-        worker = asyncio.create_task(Worker(app.state.ctx.services, concurrency=IN_PROCESS_CONCURRENCY).run(stop)) if run_worker else None
+        worker = None
+        if run_worker:
+            worker = asyncio.create_task(Worker(app.state.ctx.services, concurrency=IN_PROCESS_CONCURRENCY).run(stop))
         try:
             yield
         finally:
