@@ -8,13 +8,17 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine for `url`. SQLite gets foreign keys, WAL and a busy timeout so concurrent writers wait."""
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """An engine for `url`. SQLite gets foreign keys, WAL and a busy timeout so concurrent writers wait.
+
+    `pool_size` connections stay open on PostgreSQL (20 more may open under load and close again); a
+    process that keeps N tasks on the database, like a scheduler worker, wants at least N.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -17,9 +18,12 @@ from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
 from server.middleware import RequestContextMiddleware
-from server.routes import actions, admin, browser, calendar, chat, health, media, settings as settings_routes, twilio
+from server.routes import actions, admin, browser, calendar, chat, health, media, sequences, settings as settings_routes, twilio
+from server.worker import Worker
 
 log = logging.getLogger("coach.app")
+# The in-process worker shares the app's connection pool with requests, so it keeps fewer jobs in flight.
+IN_PROCESS_CONCURRENCY = 8
 
 _HTTP_CODES = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT"}
 
@@ -39,7 +43,9 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "INTERNAL", "internal error", recoverable=True)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
+    """The app; with `run_worker` the scheduler runs in-process for the app's lifetime (`coach serve`)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
@@ -47,13 +53,20 @@ def create_app(settings: Settings) -> Starlette:
         # collector, whose full passes over it otherwise stall the event loop (and every call's audio).
         gc.collect()
         gc.freeze()
+        stop = asyncio.Event()
+        worker = None
+        if run_worker:
+            worker = asyncio.create_task(Worker(app.state.ctx.services, concurrency=IN_PROCESS_CONCURRENCY).run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await app.state.ctx.close()
 
     return Starlette(
-        routes=[*health.routes, *settings_routes.routes, *actions.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes],
+        routes=[*health.routes, *settings_routes.routes, *actions.routes, *sequences.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes],
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={
             ApiError: handle_api_error,

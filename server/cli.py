@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from db import accounts
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="do not run the scheduler in-process")
 
     commands.add_parser("migrate", help="apply database migrations")
-    commands.add_parser("worker", help="run the scheduler")
+    worker = commands.add_parser("worker", help="run the scheduler (reminders, check-ins, sequences, expiry)")
+    worker.add_argument("--concurrency", type=int, default=32, help="jobs run at once by this process")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
     create_user = users.add_parser("create", help="create a user and print its id and API token")
@@ -82,13 +83,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.DATABASE_URL)
         print(json.dumps(asyncio.run(create_team(settings, args.name))))
         return 0
+    if args.command == "worker":
+        from server.worker import run_worker
+
+        upgrade(settings.DATABASE_URL)
+        with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
+            runner.run(run_worker(settings, args.concurrency))
+        return 0
     if args.command == "call":
         upgrade(settings.DATABASE_URL)
         result = asyncio.run(place_call(settings, args))
         print(json.dumps(result))
         return 0 if result.get("success") else 1
-    print(f"coach {args.command}: not available yet", file=sys.stderr)
-    return 2
+    raise UsageError(f"unknown command {args.command}")
+
+
+def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (uvicorn[standard] brings it): a worker spends much of its CPU in the loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -97,7 +113,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
 
     upgrade(settings.DATABASE_URL)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, ws="websockets")
+    uvicorn.run(create_app(settings, run_worker=not args.no_worker), host=args.host, port=args.port, log_config=None, ws="websockets")
     return 0
 
 

@@ -13,9 +13,11 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from tools.log_context import action_id_var, call_id_var, request_id_var
+from tools.log_context import action_id_var, call_id_var, job_id_var, request_id_var
 
-_CONTEXT = {"request_id": request_id_var, "call_id": call_id_var, "action_id": action_id_var}
+_CONTEXT = {
+    "request_id": request_id_var, "call_id": call_id_var, "action_id": action_id_var, "job_id": job_id_var,
+}
 _SECRET_KEY = re.compile(r"(token|secret|password|authorization|api_key|apikey|auth)", re.IGNORECASE)
 _SECRET_VALUE = re.compile(r"(vc_[A-Za-z0-9_\-]{20,}|Bearer\s+\S+)")
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -12,32 +12,21 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from db.migrate import upgrade
 from server.config import Settings
 from apps import http_client, running_app
 from backends import Backend, make_settings
-from services import check_redis, create_postgres_database, drop_postgres_database, unavailable
+from services import fresh_postgres_backend, sqlite_backend_in
 
 
 @pytest.fixture(scope="session")
 def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'coach.db'}"
-    upgrade(url)
-    return Backend("sqlite", url, None)
+    return sqlite_backend_in(tmp_path_factory.mktemp("db"))
 
 
 @pytest.fixture(scope="session")
 def postgres_backend() -> Iterator[Backend]:
-    try:
-        url = create_postgres_database()
-        redis_url = check_redis()
-    except Exception as exc:  # connection refused, timeout, auth: all mean "not available"
-        unavailable("PostgreSQL/Redis", exc)
-    try:
-        upgrade(url)
-        yield Backend("postgres", url, redis_url)
-    finally:
-        drop_postgres_database(url)
+    with fresh_postgres_backend() as backend:
+        yield backend
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

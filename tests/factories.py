@@ -5,8 +5,12 @@ from __future__ import annotations
 import random
 from datetime import datetime, timezone
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
 
 from db import accounts
+from db.models import AgentActionHistory, TeamAISettings, UserAgentSettings
 from server.context import AppContext
 
 
@@ -61,3 +65,25 @@ async def new_user(
         token = await accounts.issue_token(session, user.id)
         await session.commit()
         return TestUser(user.id, token, phone, email)
+
+
+async def update_user_settings(ctx: AppContext, user: TestUser, **values: Any) -> None:
+    async with ctx.sessions() as session:
+        row = await session.get(UserAgentSettings, user.id)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await session.commit()
+
+
+async def update_team_settings(ctx: AppContext, team_id: str, **values: Any) -> None:
+    async with ctx.sessions() as session:
+        row = await session.get(TeamAISettings, team_id)
+        for name, value in values.items():
+            setattr(row, name, value)
+        await session.commit()
+
+
+async def history_rows(ctx: AppContext, **where: Any) -> list[AgentActionHistory]:
+    async with ctx.sessions() as session:
+        query = select(AgentActionHistory).filter_by(**where).order_by(AgentActionHistory.created_at)
+        return list((await session.execute(query)).scalars())

@@ -8,10 +8,16 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
 import redis
+from backends import Backend
+
+from db.migrate import upgrade
 
 POSTGRES_ADMIN_DSN = os.environ.get("COACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("COACH_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -64,3 +70,25 @@ def check_redis() -> str:
     finally:
         client.close()
     return REDIS_TEST_URL
+
+
+def sqlite_backend_in(directory: Path) -> Backend:
+    """The embedded backend on a new, migrated SQLite file in `directory`."""
+    url = f"sqlite+aiosqlite:///{directory / 'coach.db'}"
+    upgrade(url)
+    return Backend("sqlite", url, None)
+
+
+@contextmanager
+def fresh_postgres_backend() -> Iterator[Backend]:
+    """PostgreSQL + Redis on a new, migrated database, dropped afterwards (skip or fail when unreachable)."""
+    try:
+        url = create_postgres_database()
+        redis_url = check_redis()
+    except Exception as exc:  # connection refused, timeout, auth: all mean "not available"
+        unavailable("PostgreSQL/Redis", exc)
+    try:
+        upgrade(url)
+        yield Backend("postgres", url, redis_url)
+    finally:
+        drop_postgres_database(url)

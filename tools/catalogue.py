@@ -166,6 +166,43 @@ class SendEmailToContact(ToolArgs):
     from_name: str | None = Field(default=None, max_length=100)
 
 
+class SequenceStep(ToolArgs):
+    """One step of an action sequence: wait `delay_minutes` after the previous step (or the start), then run."""
+
+    delay_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30)
+    tool: str = Field(min_length=1, max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def runnable_step(self) -> SequenceStep:
+        if self.tool in NOT_IN_SEQUENCES or self.tool not in TOOL_ARGS:
+            raise ValueError(f"{self.tool!r} cannot be a step of a sequence")
+        TOOL_ARGS[self.tool].model_validate(self.args)
+        return self
+
+
+class CreateActionSequence(ToolArgs):
+    """Create a multi-step workflow: a trigger, then actions run one after another with delays.
+
+    trigger: time (at start_at, local ISO datetime; now if omitted), habit_complete (when the user completes
+    habit_name, or any habit), goal_progress (when goal_name, or any goal, gets progress), manual (run on request).
+    """
+
+    name: str = Field(min_length=1, max_length=200)
+    trigger: Literal["time", "habit_complete", "goal_progress", "manual"]
+    actions: list[SequenceStep] = Field(min_length=1, max_length=20)
+    start_at: str | None = Field(default=None, description="time trigger: local ISO 8601 datetime")
+    habit_name: str | None = Field(default=None, max_length=200, description="habit_complete trigger: which habit")
+    goal_name: str | None = Field(default=None, max_length=300, description="goal_progress trigger: which goal")
+
+    @model_validator(mode="after")
+    def options_match_trigger(self) -> CreateActionSequence:
+        for option, trigger in (("start_at", "time"), ("habit_name", "habit_complete"), ("goal_name", "goal_progress")):
+            if getattr(self, option) is not None and self.trigger != trigger:
+                raise ValueError(f"{option} only goes with the {trigger} trigger")
+        return self
+
+
 class PendingActionRef(ToolArgs):
     """Resolve a proposed action by its id, only after the user clearly said so."""
 
@@ -192,10 +229,13 @@ TOOL_ARGS: dict[str, type[ToolArgs]] = {
     "make_voice_call": MakeVoiceCall,
     "send_email_to_contact": SendEmailToContact,
     "record_opt_out": RecordOptOut,
+    "create_action_sequence": CreateActionSequence,
     "confirm_pending_action": PendingActionRef,
     "cancel_pending_action": PendingActionRef,
 }
 PENDING_TOOLS = frozenset({"confirm_pending_action", "cancel_pending_action"})
+# A step may not start another sequence or resolve a pending action (that is a human's decision).
+NOT_IN_SEQUENCES = PENDING_TOOLS | {"create_action_sequence"}
 
 _DESCRIPTIONS = {
     "confirm_pending_action": "Confirm a proposed action after the user clearly said yes to it. Never on your own.",

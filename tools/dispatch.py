@@ -12,7 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from db.models import User, new_id
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AgentActionHistory, PendingAgentAction, User, new_id
 from policy.decision import Outcome, decide
 from policy.risk import TOOL_POLICIES, Risk
 from tools import pending
@@ -33,9 +36,19 @@ PREAUTHORIZED_SOURCES = frozenset({"scheduler", "operator"})
 
 
 async def dispatch(
-    services: ToolServices, actor: Actor, tool: str, raw_args: dict[str, Any], confidence: float | None = None
+    services: ToolServices,
+    actor: Actor,
+    tool: str,
+    raw_args: dict[str, Any],
+    confidence: float | None = None,
+    action_id: str | None = None,
 ) -> AgentToolResult:
-    """Run one tool call for `actor` through policy; never raises for a refused or failed action."""
+    """Run one tool call for `actor` through policy; never raises for a refused or failed action.
+
+    `action_id` is an idempotency key (32 characters at most): when history already holds that action as
+    executed, or it is waiting as a pending action, the recorded outcome is returned and nothing runs
+    again. The scheduler derives it from the job, so a job retried after a crash never sends twice.
+    """
     started = time.perf_counter()
     if tool in PENDING_TOOLS:
         action_id = str((raw_args or {}).get("action_id", ""))
@@ -44,7 +57,7 @@ async def dispatch(
         else:
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
-        result = await _dispatch_action(services, actor, tool, raw_args, confidence)
+        result = await _dispatch_action(services, actor, tool, raw_args, confidence, action_id)
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
     return result
@@ -56,16 +69,56 @@ def _outcome(result: AgentToolResult) -> str:
     return "executed" if result.success else (result.error.code if result.error else "failed")
 
 
+async def _recorded_outcome(session: AsyncSession, actor: Actor, tool: str, action_id: str) -> AgentToolResult | None:
+    """What already happened to `action_id`: executed (its recorded result), or proposed (its pending state).
+    None when it never ran or only failed or was denied, so running it now is a retry. One query on the
+    common path (nothing recorded); the pending row is read only for a proposed action."""
+    rows = (
+        await session.scalars(
+            select(AgentActionHistory).where(
+                AgentActionHistory.action_id == action_id, AgentActionHistory.status.in_(("executed", "proposed"))
+            )
+        )
+    ).all()
+    if not rows:
+        return None
+    if any((row.user_id, row.tool) != (actor.user_id, tool) for row in rows):
+        return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action id belongs to another action")
+    executed = next((row for row in rows if row.status == "executed"), None)
+    if executed is not None:
+        return AgentToolResult.ok(executed.result, message=f"{tool} already done")
+    proposal = await session.get(PendingAgentAction, action_id)
+    status = proposal.status if proposal is not None else "proposed"
+    return AgentToolResult(
+        success=True,
+        needs_confirmation=status == "pending_confirmation",
+        pending_action_id=action_id,
+        data={"status": status},
+        message=f"{tool} was already proposed; it is {status}",
+    )
+
+
 async def _dispatch_action(
-    services: ToolServices, actor: Actor, tool: str, raw_args: dict[str, Any], confidence: float | None
+    services: ToolServices,
+    actor: Actor,
+    tool: str,
+    raw_args: dict[str, Any],
+    confidence: float | None,
+    action_id: str | None,
 ) -> AgentToolResult:
     if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
         return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
     async with services.sessions() as session:
         if await session.get(User, actor.user_id) is None:
             return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such user")
+        if action_id is not None:
+            recorded = await _recorded_outcome(session, actor, tool, action_id)
+            if recorded is not None:
+                return recorded
     policy = TOOL_POLICIES[tool]
-    record = ActionRecord(new_id(), actor.user_id, actor.primary_team_id, tool, actor.source, policy.risk.value, None)
+    record = ActionRecord(
+        action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source, policy.risk.value, None
+    )
     with action_context(record.action_id):
         record.trace("tool_call", args=raw_args, source=actor.source)
         try:

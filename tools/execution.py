@@ -28,6 +28,7 @@ from tools.catalogue import TOOL_ARGS, CreateCalendarEvent, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
+from tools.scheduler.sequences import fire_triggers
 from tools.services import ToolServices
 from tools.timespec import TimeSpecError, zone_named
 
@@ -215,6 +216,7 @@ async def execute(
         run = Execution(session, services, subject.user, subject.settings, record.action_id, record.source, services.clock())
         try:
             data = await EXECUTORS[record.tool](run, args)
+            await fire_triggers(session, record.user_id, record.tool, data, run.now)  # sequences waiting on this
         except ToolFailure as failure:
             return await _failed(services, session, record, payload, reservation, failure, on_finish)
         except Exception:

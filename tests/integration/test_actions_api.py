@@ -11,7 +11,6 @@ import asyncio
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,61 +18,33 @@ import httpx
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, daytime_clock, new_team, new_user
-from fakes.resend import FakeResend
-from fakes.server import running_server
-from fakes.twilio_api import FakeTwilioAPI
+from factories import (
+    DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_team_settings, update_user_settings,
+)
+from providers import TWILIO_NUMBER, Providers, running_providers
 from sqlalchemy import delete, select
 
 from db.models import (
     AgentActionFeedback,
-    AgentActionHistory,
     AgentExecutionTrace,
     ConsentRecord,
     Contact,
     FeatureFlag,
     PendingAgentAction,
     Reminder,
-    TeamAISettings,
     UserAgentSettings,
 )
 from server.config import Settings
 from server.context import AppContext
 from server.routes.actions import HISTORY_COLUMNS
 
-ACCOUNT_SID = "AC" + "5" * 32
-AUTH_TOKEN = "twilio-actions-token"
-TWILIO_NUMBER = "+14155550199"
-RESEND_KEY = "re_actions_test_key"
-EMAIL_FROM = "Vision Coach <coach@example.com>"
 CARD = "4111 1111 1111 1111"
-
-
-@dataclass(frozen=True)
-class Providers:
-    twilio: FakeTwilioAPI
-    resend: FakeResend
-    twilio_url: str
-    resend_url: str
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_PHONE_NUMBER": TWILIO_NUMBER,
-            "TWILIO_API_BASE_URL": self.twilio_url,
-            "RESEND_API_KEY": RESEND_KEY,
-            "RESEND_BASE_URL": self.resend_url,
-            "EMAIL_FROM": EMAIL_FROM,
-        }
 
 
 @pytest.fixture
 def providers() -> Iterator[Providers]:
-    twilio = FakeTwilioAPI(ACCOUNT_SID, AUTH_TOKEN)
-    resend = FakeResend(RESEND_KEY)
-    with running_server(twilio.app) as twilio_url, running_server(resend.app) as resend_url:
-        yield Providers(twilio, resend, twilio_url, resend_url)
+    with running_providers() as running:
+        yield running
 
 
 @pytest.fixture
@@ -123,12 +94,6 @@ async def pending_ids(client: httpx.AsyncClient, user: TestUser) -> list[str]:
     return [row["id"] for row in response.json()["pending"]]
 
 
-async def history_rows(ctx: AppContext, **where: Any) -> list[AgentActionHistory]:
-    async with ctx.sessions() as session:
-        query = select(AgentActionHistory).filter_by(**where).order_by(AgentActionHistory.created_at)
-        return list((await session.execute(query)).scalars())
-
-
 async def statuses(ctx: AppContext, action_id: str) -> list[str]:
     return [row.status for row in await history_rows(ctx, action_id=action_id)]
 
@@ -142,22 +107,6 @@ async def feedback_rows(ctx: AppContext, action_id: str) -> list[AgentActionFeed
 async def pending_status(ctx: AppContext, action_id: str) -> str:
     async with ctx.sessions() as session:
         return (await session.get(PendingAgentAction, action_id)).status
-
-
-async def update_user_settings(ctx: AppContext, user: TestUser, **values: Any) -> None:
-    async with ctx.sessions() as session:
-        row = await session.get(UserAgentSettings, user.id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        await session.commit()
-
-
-async def update_team_settings(ctx: AppContext, team_id: str, **values: Any) -> None:
-    async with ctx.sessions() as session:
-        row = await session.get(TeamAISettings, team_id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        await session.commit()
 
 
 async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:

@@ -8,11 +8,13 @@ from typing import Any
 
 from tools.catalogue import ToolArgs
 from tools.executors.base import Execution, Prepared, Preparer
-from tools.executors import calendar, coaching, messaging
+from tools.executors import calendar, coaching, messaging, sequences
 
 Executor = Callable[[Execution, Any], Awaitable[dict[str, Any]]]
 
-EXECUTORS: dict[str, Executor] = {**coaching.EXECUTORS, **messaging.EXECUTORS, **calendar.EXECUTORS}
+EXECUTORS: dict[str, Executor] = {
+    **coaching.EXECUTORS, **messaging.EXECUTORS, **calendar.EXECUTORS, **sequences.EXECUTORS
+}
 PREPARERS: dict[str, Preparer] = {**coaching.PREPARERS}
 
 __all__ = ["EXECUTORS", "PREPARERS", "Execution", "Executor", "Prepared", "Preparer", "ToolArgs"]

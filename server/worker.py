@@ -1,0 +1,133 @@
+"""The scheduler worker: claims due jobs and runs them concurrently, plans recurring work, expires stale
+pending actions. `coach worker` runs it as a process; `coach serve` runs it in-process.
+
+Each worker runs up to `concurrency` jobs at once (a job mostly waits on the database and providers, so
+one process keeps many in flight) and claims more whenever a quarter of its slots are free. Any number of
+workers may run against PostgreSQL; the queue makes every claim exclusive. On SIGTERM a worker stops
+claiming, lets its running jobs finish, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from db.models import ScheduledJob
+from server.config import Settings
+from server.context import AppContext
+from tools import pending
+from tools.scheduler import planners
+from tools.scheduler.outcomes import Backoff
+from tools.scheduler.queue import DEFAULT_LEASE, claim
+from tools.scheduler.runner import run_job
+from tools.services import ToolServices
+
+log = logging.getLogger("coach.worker")
+T = TypeVar("T")
+
+
+class Worker:
+    def __init__(
+        self,
+        services: ToolServices,
+        *,
+        worker_id: str | None = None,
+        concurrency: int = 32,
+        poll_interval: float = 0.25,
+        maintenance_interval: float = 30.0,
+        lease: timedelta = DEFAULT_LEASE,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self.services = services
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.maintenance_interval = maintenance_interval
+        self.lease = lease
+        self.backoff = backoff
+        self._refill_at = max(1, concurrency // 4)
+
+    async def claim(self, limit: int) -> list[ScheduledJob]:
+        return await claim(self.services.sessions, self.worker_id, self.services.clock(), limit, self.lease)
+
+    async def run_job(self, job: ScheduledJob) -> None:
+        await run_job(self.services, job, self.worker_id, self.backoff)
+
+    async def maintain(self) -> None:
+        """Plan the next occurrence of recurring work and expire pending actions past their lifetime."""
+        planned = await planners.plan(self.services)
+        expired = await pending.expire_stale(self.services)
+        if planned or expired:
+            log.info("maintenance", extra={"planned": planned, "expired": expired})
+
+    async def run_due(self) -> int:
+        """Run every job that is due now (by the services' clock), batch by batch; how many ran."""
+        ran = 0
+        while jobs := await self.claim(self.concurrency):
+            await asyncio.gather(*(self.run_job(job) for job in jobs))
+            ran += len(jobs)
+        return ran
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: keep up to `concurrency` jobs running, and maintain every interval."""
+        log.info("worker started", extra={"worker_id": self.worker_id, "concurrency": self.concurrency})
+        running: set[asyncio.Task[None]] = set()
+        next_maintenance = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_maintenance:
+                await self._guarded(self.maintain(), "maintenance failed")
+                next_maintenance = time.monotonic() + self.maintenance_interval
+            free = self.concurrency - len(running)
+            claimed: list[ScheduledJob] = []
+            if free >= self._refill_at:
+                claimed = await self._guarded(self.claim(free), "claiming jobs failed") or []
+                for job in claimed:
+                    task = asyncio.create_task(self.run_job(job))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            if claimed and len(claimed) == free:
+                await asyncio.sleep(0)  # more may be due: refill as soon as slots free up
+                continue
+            await self._wait(stop, running)
+        if running:
+            await asyncio.wait(running)  # finish what was claimed rather than leave it to the lease timeout
+        log.info("worker stopped", extra={"worker_id": self.worker_id})
+
+    async def _wait(self, stop: asyncio.Event, running: set[asyncio.Task[None]]) -> None:
+        """Until stop, a running job ends, or the poll interval passes."""
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({stopping, *running}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+
+    @staticmethod
+    async def _guarded(work: Awaitable[T], message: str) -> T | None:
+        """Run `work`; a database outage is logged and retried on the next round, not fatal."""
+        try:
+            return await work
+        except Exception:
+            log.exception(message)
+            return None
+
+
+async def run_worker(settings: Settings, concurrency: int) -> None:
+    """The `coach worker` process: run until SIGTERM or SIGINT."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider request; "job finished" says it
+    ctx = AppContext.open(settings, pool_size=concurrency + 4)  # every running job, a claim, maintenance
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await Worker(ctx.services, concurrency=concurrency).run(stop)
+    finally:
+        await ctx.close()

@@ -1,0 +1,220 @@
+"""Scheduled jobs through the real worker, dispatch and policy, against the Twilio and Resend fakes.
+
+The worker reads time only from `ToolServices.clock`, which each test moves by hand (`Clock`), and runs
+what is due with `Worker.run_due()`. Every test runs on SQLite and on PostgreSQL + Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from backends import Backend, make_settings
+from factories import DAYTIME, history_rows, new_user, update_user_settings
+from providers import Providers, running_providers
+from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders
+
+from db.models import PendingAgentAction
+from server.config import Settings
+from server.context import AppContext
+from server.worker import Worker
+from tools.dispatch import Actor, dispatch
+from tools.scheduler.handlers import KINDS
+from tools.scheduler.outcomes import Backoff
+from tools.scheduler.queue import DEFAULT_LEASE, job_action_id
+
+LA = ZoneInfo("America/Los_Angeles")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    with running_providers() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(backend: Backend, providers: Providers) -> Settings:
+    return make_settings(backend, **providers.settings())
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    clock = Clock(DAYTIME)
+    app.state.ctx.services.clock = clock
+    return clock
+
+
+@pytest.fixture
+def ctx(app, clock: Clock) -> AppContext:
+    return app.state.ctx
+
+
+@pytest.fixture
+def worker(ctx: AppContext) -> Worker:
+    return Worker(ctx.services, worker_id="worker-a")
+
+
+def local(zone: ZoneInfo, *parts: int) -> datetime:
+    return datetime(*parts, tzinfo=zone).astimezone(timezone.utc)
+
+
+async def test_a_due_reminder_is_sent_once_as_the_scheduler_with_the_job_action_id(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "email", "Drink water")
+    assert await worker.run_due() == 0  # 11:00 in Los Angeles: not due yet
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    assert await worker.run_due() == 1
+    [email] = providers.resend.emails
+    assert (email.payload["to"], email.payload["text"]) == ([user.email], "Drink water")
+    assert email.idempotency_key == job_action_id(reminder.id)
+    [row] = await history_rows(ctx, action_id=job_action_id(reminder.id))
+    assert (row.tool, row.status, row.source) == ("send_email", "executed", "scheduler")
+    assert (await job(ctx, reminder.id)).status == "done"
+
+
+async def test_a_job_inside_quiet_hours_runs_when_they_end(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T22:00", "sms")
+    clock.set(local(LA, 2026, 11, 24, 22, 0))
+    await worker.run_due()
+    deferred = await job(ctx, reminder.id)
+    assert (deferred.status, deferred.next_attempt_at) == ("pending", local(LA, 2026, 11, 25, 8, 0))
+    assert providers.twilio.messages == []
+    clock.set(local(LA, 2026, 11, 25, 8, 0))
+    assert await worker.run_due() == 1
+    assert len(providers.twilio.messages) == 1
+    assert (await job(ctx, reminder.id)).status == "done"
+
+
+async def test_a_rate_limited_job_is_retried_at_retry_at(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    await update_user_settings(ctx, user, max_sms_per_day=1)
+    first = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms", "one")
+    second = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms", "two")
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    await worker.run_due()
+    states = sorted([(await job(ctx, row.id)).status for row in (first, second)])
+    assert states == ["done", "pending"] and len(providers.twilio.messages) == 1
+    [waiting] = [await job(ctx, row.id) for row in (first, second) if (await job(ctx, row.id)).status == "pending"]
+    assert waiting.next_attempt_at == local(LA, 2026, 11, 25, 0, 0)  # the user's next day
+    clock.set(local(LA, 2026, 11, 25, 9, 0))
+    assert await worker.run_due() == 1
+    assert len(providers.twilio.messages) == 2
+
+
+async def test_a_job_whose_permission_was_turned_off_is_cancelled_with_a_denial_row(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms")
+    await update_user_settings(ctx, user, allow_send_sms=False)
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    await worker.run_due()
+    assert (await job(ctx, reminder.id)).status == "cancelled"
+    [row] = await history_rows(ctx, action_id=job_action_id(reminder.id))
+    assert (row.status, row.error_code, row.source) == ("denied", "PERMISSION_DENIED", "scheduler")
+    assert providers.twilio.messages == []
+
+
+async def test_a_failing_provider_is_retried_with_backoff_then_the_job_fails_with_the_reason(ctx, clock, providers):
+    worker = Worker(ctx.services, worker_id="worker-a", backoff=Backoff(first=timedelta(minutes=1), max_attempts=3))
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "email")
+    providers.resend.fail_next(100, 500)
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    waits = []
+    for _ in range(2):
+        await worker.run_due()
+        retried = await job(ctx, reminder.id)
+        assert retried.status == "pending" and "Resend is not available" in retried.last_error
+        waits.append(retried.next_attempt_at - clock.now)
+        clock.set(retried.next_attempt_at)
+    await worker.run_due()
+    failed = await job(ctx, reminder.id)
+    assert waits == [timedelta(minutes=1), timedelta(minutes=2)]
+    assert failed.status == "failed" and failed.last_error.startswith("gave up after 3 attempts: Resend is not available")
+    assert providers.resend.emails == []
+
+
+async def test_an_expired_pending_action_becomes_expired_with_a_history_row(ctx, clock, worker):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    proposal = await dispatch(ctx.services, Actor(user.id, "api"), "send_sms", {"message": "Run at six"})
+    assert proposal.needs_confirmation
+    clock.advance(timedelta(minutes=6))
+    await worker.maintain()
+    async with ctx.sessions() as session:
+        assert (await session.get(PendingAgentAction, proposal.pending_action_id)).status == "expired"
+    statuses = [row.status for row in await history_rows(ctx, action_id=proposal.pending_action_id)]
+    assert statuses == ["proposed", "expired"]
+
+
+async def test_a_job_left_running_by_a_dead_worker_is_retried_without_sending_twice(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms")
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    dying = Worker(ctx.services, worker_id="worker-dies")
+    [claimed] = await dying.claim(10)
+    await KINDS[claimed.kind].run(ctx.services, claimed)  # the send happened; the worker dies before finishing
+    assert len(providers.twilio.messages) == 1
+    assert await worker.run_due() == 0  # its lease still holds
+    clock.advance(DEFAULT_LEASE + timedelta(seconds=1))
+    assert await worker.run_due() == 1
+    finished = await job(ctx, reminder.id)
+    assert (finished.status, finished.attempts) == ("done", 2)
+    assert len(providers.twilio.messages) == 1
+    executed = [row for row in await history_rows(ctx, action_id=job_action_id(reminder.id)) if row.status == "executed"]
+    assert len(executed) == 1
+
+
+async def test_a_daily_0700_reminder_stays_at_0700_local_across_a_dst_change(ctx, clock, worker, providers):
+    clock.set(datetime(2027, 3, 11, 12, 0, tzinfo=timezone.utc))
+    user = await new_user(ctx, timezone="America/New_York")
+    occurrence = await schedule_reminder(ctx, user.id, "2027-03-12T07:00", "email", recurrence="FREQ=DAILY")
+    due_times = []
+    for _ in range(3):
+        due_times.append(occurrence.due_at)
+        clock.set(occurrence.due_at)
+        assert await worker.run_due() == 1
+        [occurrence] = await jobs(ctx, user_id=user.id, kind="reminder", status="pending")
+    due_times.append(occurrence.due_at)
+    assert [moment.astimezone(NEW_YORK).strftime("%d %H:%M") for moment in due_times] == [
+        "12 07:00", "13 07:00", "14 07:00", "15 07:00",
+    ]
+    assert [moment.hour for moment in due_times] == [12, 12, 11, 11]  # UTC: EST, then EDT from 14 March
+    assert len(providers.resend.emails) == 3
+
+
+
+async def test_dispatch_with_an_executed_action_id_returns_the_recorded_result_without_running_again(ctx):
+    user = await new_user(ctx)
+    actor = Actor(user.id, "api")
+    first = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
+    again = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
+    assert first.success and again.success and again.data == first.data
+    assert [row.status for row in await history_rows(ctx, user_id=user.id)] == ["executed"]
+
+
+async def test_dispatch_with_a_proposed_action_id_returns_the_pending_proposal(ctx):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    actor = Actor(user.id, "api")
+    first = await dispatch(ctx.services, actor, "send_sms", {"message": "Hi"}, action_id="b" * 32)
+    again = await dispatch(ctx.services, actor, "send_sms", {"message": "Hi"}, action_id="b" * 32)
+    assert first.needs_confirmation and again.needs_confirmation
+    assert again.pending_action_id == first.pending_action_id == "b" * 32
+    assert [row.status for row in await history_rows(ctx, user_id=user.id)] == ["proposed"]
+
+
+async def test_an_action_id_of_another_users_action_is_refused(ctx):
+    owner, other = await new_user(ctx), await new_user(ctx)
+    await dispatch(ctx.services, Actor(owner.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
+    stolen = await dispatch(ctx.services, Actor(other.id, "api"), "create_task", {"title": "Mine"}, action_id="c" * 32)
+    assert stolen.error is not None and stolen.error.code == "INVALID_ARGUMENT"
+
+
+async def test_a_claim_takes_at_most_its_limit_and_a_second_worker_takes_the_rest(ctx, clock):
+    job_ids = set(await seed_email_reminders(ctx.sessions, 2, 5, clock.now))
+    first = await Worker(ctx.services, worker_id="worker-a").claim(4)
+    second = await Worker(ctx.services, worker_id="worker-b").claim(100)
+    assert (len(first), len(second)) == (4, 6)
+    assert {row.id for row in first} | {row.id for row in second} == job_ids

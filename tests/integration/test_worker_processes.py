@@ -1,0 +1,128 @@
+"""The worker as it runs: `coach worker` processes (many on one PostgreSQL database run every job exactly
+once; one stops cleanly on SIGTERM) and the app's in-process worker (`coach serve` without --no-worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from backends import Backend, make_settings
+from providers import Providers, running_providers
+from scheduling import REPO, WorkerProcess, job, make_due, seed_email_reminders
+from services import create_postgres_database, drop_postgres_database
+from sqlalchemy import func, select
+
+from db.engine import make_engine, make_session_factory
+from db.migrate import upgrade
+from db.models import AgentActionHistory, ScheduledJob, utcnow
+from server.app import create_app
+
+JOBS_PER_USER = 5  # the per-minute burst limit of one user's emails
+
+
+@pytest.fixture
+def own_postgres(postgres_backend: Backend) -> Iterator[Backend]:
+    """A database of this test's own: the workers run every due job they find, and see no other test's."""
+    url = create_postgres_database()
+    try:
+        upgrade(url)
+        yield Backend("postgres", url, postgres_backend.redis_url)
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    with running_providers() as running:
+        yield running
+
+
+def worker_env(backend: Backend, providers: Providers) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": backend.database_url,
+        "COACH_SECRET_KEY": "test-secret-key-not-for-production",
+        "NO_PROXY": "127.0.0.1,localhost",
+        **{name: str(value) for name, value in providers.settings().items()},
+    }
+    if backend.redis_url:
+        env["REDIS_URL"] = backend.redis_url
+    return env
+
+
+async def _job_states(backend: Backend) -> dict[str, int]:
+    engine = make_engine(backend.database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            rows = await session.execute(select(ScheduledJob.status, func.count()).group_by(ScheduledJob.status))
+            return {status: count for status, count in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+async def test_two_worker_processes_run_1000_due_jobs_exactly_once(own_postgres, providers, tmp_path):
+    engine = make_engine(own_postgres.database_url)
+    sessions = make_session_factory(engine)
+    try:
+        job_ids = await seed_email_reminders(sessions, 1000 // JOBS_PER_USER, JOBS_PER_USER, utcnow() + timedelta(days=1))
+        env = worker_env(own_postgres, providers)
+        workers = [WorkerProcess.start(env, tmp_path / f"worker-{n}.log", concurrency=16) for n in range(2)]
+        try:
+            for worker in workers:
+                worker.wait_started()
+            await make_due(sessions, job_ids, utcnow())  # both are polling: they race for the same 1,000 jobs
+            deadline = time.monotonic() + 120
+            while (await _job_states(own_postgres)).get("done", 0) < len(job_ids):
+                assert time.monotonic() < deadline, await _job_states(own_postgres)
+                await asyncio.sleep(0.2)
+        finally:
+            exits = [worker.stop() for worker in workers]
+        assert exits == [0, 0]
+        async with sessions() as session:
+            executed = (await session.scalars(
+                select(AgentActionHistory.action_id).where(AgentActionHistory.status == "executed")
+            )).all()
+    finally:
+        await engine.dispose()
+    assert await _job_states(own_postgres) == {"done": 1000}
+    assert len(executed) == len(set(executed)) == 1000
+    keys = [request.headers.get("idempotency-key") for request in providers.resend.requests]
+    assert len(keys) == len(set(keys)) == 1000  # every job reached Resend once: no replayed sends
+    finished = [len(worker.log_lines("job finished")) for worker in workers]
+    assert sum(finished) == 1000 and min(finished) > 0, finished  # both took part
+
+
+def test_coach_worker_starts_and_stops_cleanly_on_sigterm(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "COACH_SECRET_KEY"}}
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "worker"], cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    worker = WorkerProcess(process, log_path)
+    try:
+        worker.wait_started()
+    finally:
+        exit_status = worker.stop(timeout=15)
+    assert exit_status == 0
+    assert worker.log_lines("worker stopped")
+    assert "Traceback" not in log_path.read_text()
+
+
+async def test_the_app_runs_the_scheduler_in_process_when_asked(backend, providers):
+    application = create_app(make_settings(backend, **providers.settings()), run_worker=True)
+    async with application.router.lifespan_context(application):
+        ctx = application.state.ctx
+        [job_id] = await seed_email_reminders(ctx.sessions, 1, 1, utcnow())
+        deadline = time.monotonic() + 15
+        while (await job(ctx, job_id)).status != "done":
+            assert time.monotonic() < deadline, "the in-process worker did not run the due job"
+            await asyncio.sleep(0.1)
+    assert len(providers.resend.emails) == 1

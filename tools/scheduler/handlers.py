@@ -1,0 +1,196 @@
+"""One handler per job kind: check that the job still applies, then reach the user through `dispatch()`.
+
+A handler's `run` never writes the job; it returns an Outcome. `settle`, when a kind has one, runs in the
+transaction that finishes the job (only once the job is over: done, failed or cancelled), so what follows a
+job — a recurring reminder's next occurrence, a sequence's next step — is written exactly when the job's
+result is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import accounts
+from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
+from tools.dispatch import Actor, dispatch
+from tools.scheduler import sequences
+from tools.scheduler.outcomes import Outcome, from_result
+from tools.scheduler.queue import insert_jobs, job_action_id, new_job
+from tools.services import ToolServices
+from tools.timespec import next_occurrence
+
+
+@dataclass(frozen=True)
+class JobKind:
+    run: Callable[[ToolServices, ScheduledJob], Awaitable[Outcome]]
+    settle: Callable[[AsyncSession, ScheduledJob, Outcome, datetime], Awaitable[None]] | None = None
+
+
+def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[str, dict[str, Any]]:
+    """The tool and arguments that bring `text` to the user on `channel` (sms, email or call)."""
+    if channel == "email":
+        return "send_email", {"subject": subject, "body": text}
+    if channel == "call":
+        return "make_voice_call", {"call_type": call_type, "message": text}
+    return "send_sms", {"message": text}
+
+
+async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
+    """The scheduler acting for `user_id` (with their teams, for the history rows)."""
+    return Actor(user_id, "scheduler", {m.team_id: m.role for m in await accounts.memberships(session, user_id)})
+
+
+async def deliver(services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any]) -> Outcome:
+    """Run `tool` as the scheduler, with the job's action id as the idempotency key."""
+    return from_result(await dispatch(services, actor, tool, args, action_id=job_action_id(job.id)))
+
+
+# --- reminders the user asked for ---------------------------------------------------------------
+
+
+async def run_reminder(services: ToolServices, job: ScheduledJob) -> Outcome:
+    async with services.sessions() as session:
+        reminder = await session.get(Reminder, job.payload["reminder_id"])
+        if reminder is None or reminder.status == "cancelled":
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, reminder.user_id)
+    tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
+    return await deliver(services, job, actor, tool, args)
+
+
+async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
+    """A recurring reminder gets its next occurrence (wall-clock time kept across DST); a one-off its status."""
+    reminder = await session.get(Reminder, job.payload["reminder_id"])
+    if reminder is None or reminder.status == "cancelled":
+        return
+    following = (
+        next_occurrence(reminder.recurrence, reminder.remind_at.astimezone(ZoneInfo(reminder.timezone)), job.due_at)
+        if reminder.recurrence
+        else None
+    )
+    if following is None:
+        reminder.status = "sent" if outcome.succeeded else outcome.status
+        return
+    await insert_jobs(
+        session,
+        [new_job("reminder", reminder.user_id, {"reminder_id": reminder.id}, following,
+                 dedupe_key=f"reminder:{reminder.id}:{following.isoformat()}")],
+    )
+
+
+# --- planned coaching: habit reminders, streak protection, goal check-ins, proactive outreach ---------
+
+
+async def _done_on(session: AsyncSession, habit_id: str, day: date) -> bool:
+    found = await session.scalar(
+        select(HabitCompletion.id).where(HabitCompletion.habit_id == habit_id, HabitCompletion.completed_on == day)
+    )
+    return found is not None
+
+
+async def _habit_and_settings(session: AsyncSession, job: ScheduledJob) -> tuple[Habit, UserAgentSettings] | None:
+    """The job's habit and its owner's settings, if habit reminders still apply to it."""
+    habit = await session.get(Habit, job.payload["habit_id"])
+    if habit is None or not habit.active:
+        return None
+    settings = await accounts.user_settings(session, habit.user_id)
+    return (habit, settings) if settings.habit_reminders_enabled else None
+
+
+async def run_habit_reminder(services: ToolServices, job: ScheduledJob) -> Outcome:
+    day = date.fromisoformat(job.payload["date"])
+    async with services.sessions() as session:
+        found = await _habit_and_settings(session, job)
+        if found is None:
+            return Outcome("skipped")
+        habit, settings = found
+        planned_for = (job.payload["reminder_time"], job.payload["minutes_before"])
+        if planned_for != (habit.reminder_time, settings.habit_reminder_minutes_before):
+            return Outcome("skipped")  # the time changed since this was planned; the planner plans the new one
+        if await _done_on(session, habit.id, day):
+            return Outcome("skipped")
+        channel = settings.habit_reminder_channel
+        actor = await scheduler_actor(session, habit.user_id)
+    text = f"Reminder: {habit.name} at {habit.reminder_time}."
+    tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
+    return await deliver(services, job, actor, tool, args)
+
+
+async def run_streak_protection(services: ToolServices, job: ScheduledJob) -> Outcome:
+    """Only for a streak worth protecting: done yesterday, not yet today."""
+    day = date.fromisoformat(job.payload["date"])
+    async with services.sessions() as session:
+        found = await _habit_and_settings(session, job)
+        if found is None:
+            return Outcome("skipped")
+        habit, settings = found
+        if await _done_on(session, habit.id, day) or not await _done_on(session, habit.id, day - timedelta(days=1)):
+            return Outcome("skipped")
+        channel = settings.habit_reminder_channel
+        actor = await scheduler_actor(session, habit.user_id)
+    text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
+    tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
+    return await deliver(services, job, actor, tool, args)
+
+
+async def run_goal_checkin(services: ToolServices, job: ScheduledJob) -> Outcome:
+    assert job.user_id is not None
+    async with services.sessions() as session:
+        settings = await accounts.user_settings(session, job.user_id)
+        goals = (
+            await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
+        ).all()
+        if not settings.goal_checkin_enabled or not goals:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, job.user_id)
+    text = f"Goal check-in: how are these going? {', '.join(goals)}."
+    tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
+    return await deliver(services, job, actor, tool, args)
+
+
+async def run_proactive_outreach(services: ToolServices, job: ScheduledJob) -> Outcome:
+    assert job.user_id is not None
+    async with services.sessions() as session:
+        settings = await accounts.user_settings(session, job.user_id)
+        if not settings.allow_proactive_outreach:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, job.user_id)
+    text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
+    return await deliver(services, job, actor, "send_sms", {"message": text})
+
+
+# --- action sequences --------------------------------------------------------------------------
+
+
+async def run_sequence_step(services: ToolServices, job: ScheduledJob) -> Outcome:
+    index = int(job.payload["step"])
+    async with services.sessions() as session:
+        sequence = await session.get(ActionSequence, job.payload["sequence_id"])
+        if sequence is None or sequence.status == "cancelled":
+            return Outcome("cancelled", error="the sequence was cancelled")
+        if sequence.status != "running" or sequence.next_step != index:
+            return Outcome("skipped")
+        actor = await scheduler_actor(session, sequence.user_id)
+    step = sequence.steps[index]
+    return await deliver(services, job, actor, step["tool"], step.get("args") or {})
+
+
+async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
+    await sequences.advance(session, job.payload["sequence_id"], int(job.payload["step"]), outcome, now)
+
+
+KINDS: dict[str, JobKind] = {
+    "reminder": JobKind(run_reminder, settle_reminder),
+    "habit_reminder": JobKind(run_habit_reminder),
+    "streak_protection": JobKind(run_streak_protection),
+    "goal_checkin": JobKind(run_goal_checkin),
+    "proactive_outreach": JobKind(run_proactive_outreach),
+    sequences.STEP_KIND: JobKind(run_sequence_step, settle_sequence_step),
+}

@@ -1,0 +1,118 @@
+"""The durable job queue: rows of `scheduled_jobs` claimed with a lease.
+
+pending --claim--> running --finish--> done | failed | cancelled, or pending again (deferred or retried).
+
+Claiming is one transaction: `SELECT id ... ORDER BY next_attempt_at LIMIT n FOR UPDATE SKIP LOCKED`, then
+`UPDATE ... WHERE id IN (those) AND still due RETURNING`. On PostgreSQL concurrent workers skip each
+other's locked rows, so a job is claimed by one worker; on SQLite the clause is dropped, the database's
+single writer serializes claims, and the due condition in the UPDATE keeps a claim compare-and-set. A running job whose lease (locked_at) is
+older than the lease timeout belongs to a worker that died: it is claimable again. Finishing is
+compare-and-set on (status running, locked_by), so a worker whose lease was taken over cannot
+overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import ScheduledJob
+from tools.scheduler.outcomes import Outcome
+
+DEFAULT_LEASE = timedelta(minutes=5)
+_INSERT_CHUNK = 1000  # rows per INSERT: well under PostgreSQL's 32767 bind parameters
+_ACTION_IDS = uuid.UUID("7f1c7a52-6d0e-4d8e-9a51-2b1f0c9e8a41")
+
+
+def job_action_id(job_id: str) -> str:
+    """The action id (dispatch's idempotency key) of a job's send: the same on every retry of the job."""
+    return uuid.uuid5(_ACTION_IDS, job_id).hex
+
+
+def new_job(kind: str, user_id: str | None, payload: dict[str, Any], due: datetime, dedupe_key: str | None = None) -> dict[str, Any]:
+    """The column values of a pending job, for `insert_jobs`."""
+    return {
+        "kind": kind, "user_id": user_id, "payload": payload, "due_at": due, "next_attempt_at": due,
+        "dedupe_key": dedupe_key,
+    }
+
+
+async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert jobs, skipping any whose dedupe_key exists already (planned by another worker or pass)."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    inserted = 0
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = list(rows[start : start + _INSERT_CHUNK])
+        statement = dialect.insert(ScheduledJob).values(chunk).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        inserted += max((await session.execute(statement)).rowcount or 0, 0)
+    return inserted
+
+
+def _claimable(now: datetime, lease: timedelta) -> Any:
+    return or_(
+        and_(ScheduledJob.status == "pending", ScheduledJob.next_attempt_at <= now),
+        and_(ScheduledJob.status == "running", ScheduledJob.locked_at < now - lease),
+    )
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], worker_id: str, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
+) -> list[ScheduledJob]:
+    """Claim up to `limit` due jobs (earliest first) for `worker_id`; each claim counts as an attempt.
+
+    Two statements in one transaction, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+    LOCKED)`: PostgreSQL may run such a subquery again for every row it updates, each run skipping the
+    rows the previous ones locked, so the LIMIT stops limiting and one worker takes the whole queue.
+    """
+    due = _claimable(now, lease)
+    async with sessions() as session:
+        ids = (
+            await session.scalars(
+                select(ScheduledJob.id)
+                .where(due)
+                .order_by(ScheduledJob.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not ids:
+            await session.rollback()
+            return []
+        jobs = (
+            await session.scalars(
+                update(ScheduledJob)
+                .where(ScheduledJob.id.in_(ids), due)
+                .values(status="running", locked_by=worker_id, locked_at=now, attempts=ScheduledJob.attempts + 1)
+                .returning(ScheduledJob)
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        await session.commit()
+    return list(jobs)
+
+
+async def finish(session: AsyncSession, job: ScheduledJob, worker_id: str, outcome: Outcome) -> bool:
+    """Record `outcome` on a job this worker holds; False when the lease was lost to another worker.
+
+    A deferral is not a failed attempt, so it gives its attempt back; the caller commits.
+    """
+    values: dict[str, Any] = {"status": outcome.job_status, "locked_by": None, "locked_at": None}
+    if outcome.error is not None or outcome.succeeded:
+        values["last_error"] = outcome.error
+    if outcome.run_at is not None and not outcome.final:
+        values["next_attempt_at"] = outcome.run_at
+    if outcome.status == "deferred":
+        values["attempts"] = ScheduledJob.attempts - 1
+    result = await session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.id == job.id, ScheduledJob.status == "running", ScheduledJob.locked_by == worker_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
