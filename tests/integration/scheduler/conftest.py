@@ -1,13 +1,20 @@
-"""The scheduler's tests get a database per module: a worker runs every due job in its database, so the
-jobs other suites leave behind (reminders, sequences) must not be there."""
+"""The scheduler's tests: a database per module (a worker runs every due job in its database, so the jobs
+other suites leave behind must not be there), the provider fakes, a clock the test moves, one worker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from backends import Backend
+from backends import Backend, make_settings
+from factories import DAYTIME
+from providers import Providers, running_providers
+from scheduling import Clock
 from services import fresh_postgres_backend, sqlite_backend_in
+
+from server.config import Settings
+from server.context import AppContext
+from server.worker import Worker
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +26,31 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
 def postgres_backend() -> Iterator[Backend]:
     with fresh_postgres_backend() as backend:
         yield backend
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    with running_providers() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(backend: Backend, providers: Providers) -> Settings:
+    return make_settings(backend, **providers.settings())
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    clock = Clock(DAYTIME)
+    app.state.ctx.services.clock = clock
+    return clock
+
+
+@pytest.fixture
+def ctx(app, clock: Clock) -> AppContext:
+    return app.state.ctx
+
+
+@pytest.fixture
+def worker(ctx: AppContext) -> Worker:
+    return Worker(ctx.services, worker_id="worker-a")

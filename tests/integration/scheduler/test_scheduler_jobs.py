@@ -6,19 +6,13 @@ what is due with `Worker.run_due()`. Every test runs on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-from backends import Backend, make_settings
-from factories import DAYTIME, history_rows, new_user, update_user_settings
-from providers import Providers, running_providers
+from factories import history_rows, new_user, update_user_settings
 from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders
 
 from db.models import PendingAgentAction
-from server.config import Settings
-from server.context import AppContext
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
 from tools.scheduler.handlers import KINDS
@@ -27,34 +21,6 @@ from tools.scheduler.queue import DEFAULT_LEASE, job_action_id
 
 LA = ZoneInfo("America/Los_Angeles")
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    clock = Clock(DAYTIME)
-    app.state.ctx.services.clock = clock
-    return clock
-
-
-@pytest.fixture
-def ctx(app, clock: Clock) -> AppContext:
-    return app.state.ctx
-
-
-@pytest.fixture
-def worker(ctx: AppContext) -> Worker:
-    return Worker(ctx.services, worker_id="worker-a")
 
 
 def local(zone: ZoneInfo, *parts: int) -> datetime:
@@ -183,7 +149,6 @@ async def test_a_daily_0700_reminder_stays_at_0700_local_across_a_dst_change(ctx
     ]
     assert [moment.hour for moment in due_times] == [12, 12, 11, 11]  # UTC: EST, then EDT from 14 March
     assert len(providers.resend.emails) == 3
-
 
 
 async def test_dispatch_with_an_executed_action_id_returns_the_recorded_result_without_running_again(ctx):

@@ -7,52 +7,19 @@ The clock is the test's (`Clock`); DAYTIME is Tuesday 24 November 2026, 11:00 in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from backends import Backend, make_settings
 from factories import DAYTIME, TestUser, new_user, update_user_settings
-from providers import Providers, running_providers
 from scheduling import Clock, jobs
 
 from db.models import Goal, Habit, HabitCompletion
-from server.config import Settings
 from server.context import AppContext
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
 
 LA = ZoneInfo("America/Los_Angeles")
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    clock = Clock(DAYTIME)
-    app.state.ctx.services.clock = clock
-    return clock
-
-
-@pytest.fixture
-def ctx(app, clock: Clock) -> AppContext:
-    return app.state.ctx
-
-
-@pytest.fixture
-def worker(ctx: AppContext) -> Worker:
-    return Worker(ctx.services, worker_id="worker-a")
 
 
 def local(*parts: int) -> datetime:

@@ -4,52 +4,18 @@ by their owner only; habit_complete triggers start them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
-from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, new_user, update_user_settings
-from providers import Providers, running_providers
-from scheduling import Clock, jobs
+from factories import TestUser, new_user, update_user_settings
+from scheduling import jobs
 from sqlalchemy import select
 
 from db.models import Contact, Habit, PendingAgentAction, Task
-from server.config import Settings
 from server.context import AppContext
-from server.worker import Worker
 
 EMAIL_STEP = {"delay_minutes": 0, "tool": "send_email", "args": {"subject": "Day 1", "body": "Warm up today"}}
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def clock(app) -> Clock:
-    clock = Clock(DAYTIME)
-    app.state.ctx.services.clock = clock
-    return clock
-
-
-@pytest.fixture
-def ctx(app, clock: Clock) -> AppContext:
-    return app.state.ctx
-
-
-@pytest.fixture
-def worker(ctx: AppContext) -> Worker:
-    return Worker(ctx.services, worker_id="worker-a")
 
 
 async def create_sequence(client: httpx.AsyncClient, user: TestUser, **args: Any) -> str:
