@@ -10,34 +10,53 @@ three gates agree:
   minimum), so steady hiss or hum that webrtcvad happens to flag is ignored;
 * it is louder than the coach's own audio can come back as echo, by a margin.
 
-Echo: the coach's audio is kept as a timeline of 10 ms levels and, for every
-delay in the echo window, the detector learns how strongly that delay couples
-back into the caller's microphone. The microphone carries at least the echo of
-each delay, so `mic level - coach level at that delay` is an upper bound on the
-coupling there, on every frame, even while the caller talks (talking only makes
-the bound looser). The coupling estimate falls quickly to that bound and creeps
-back up slowly (so a louder echo path is relearnt without letting the caller's
-speech inflate it). It starts from a safe prior (the classic Geigel assumption,
-echo at most 6 dB down) until coach audio at that delay has been seen. A
-handset with no echo thus learns a coupling near the line noise within a few
-frames of coach audio, and the caller can interrupt at any level; a
-speakerphone learns its real echo at its real delay, so the threshold follows
-the coach syllable that is echoing now instead of the loudest one in the window.
+Echo: the caller's frame must beat the loudest coach audio of the last
+`echo_window_ms` (a Geigel double-talk test) attenuated by the echo return loss
+learnt on this call, plus `echo_margin_db`, instead of a fixed worst-case loss.
+The coach's audio is kept as a timeline of 10 ms levels, consumed one level per
+analysis frame from the moment it is handed to the player, and the return loss is
+the larger of two estimates:
+
+* per-delay coupling bounds: the microphone carries at least the echo of each
+  delay, so `mic level - coach level at that delay` bounds the coupling there on
+  every frame, even while the caller talks. Each bound starts from a safe prior
+  (the classic Geigel assumption, echo at least 6 dB down), falls quickly to the
+  evidence and creeps back up slowly; their maximum is the strongest coupling the
+  evidence still allows. A handset with no echo gets there within 440 ms of coach
+  audio (every delay must have heard the coach once) and then needs the caller
+  only to be above the line noise, at any level relative to the coach.
+* the echo envelope: the loudest `mic level - loudest coach level in the window`
+  seen while the caller is quiet, quick to rise and slow (2 dB/s) to fall, so a
+  speakerphone's threshold sits just above its real echo. An observation counts
+  only after 200 ms without caller activity: the caller's speech masked by the
+  coach before anything qualified would otherwise be learnt as echo. The per-delay
+  bounds alone are not enough: when the delay moves they erode (see below).
+
+Why not the per-delay estimate itself (coach level at each delay plus its
+coupling, which would follow the syllable echoing now and let double talk through
+sooner): the delay between the timeline and the caller's frames moves, within a
+turn as late packets push the caller's playback back and between turns with the
+phase of each turn's start, and by 100 ms or more when the event loop stalls. In
+simulation it then fired on -10 dB echo in most calls; the window maximum is
+immune to where the echo sits in the window. A barge-in forgets the timeline: its
+newest audio was cut and will never echo, and learning from it would wrongly
+lower the bounds.
 
 Onset confirmation, two ways (`BargeInConfig` has the thresholds):
 
 * any qualifying sound whose active span, measured at 2 ms resolution from its
   first to its last active 2 ms block, covers `min_speech_ms` + 4 ms. A burst
   touches at most one partial block at each end, so a click or cough shorter
-  than `min_speech_ms` can never fire, whatever it sounds like. Speech starting
-  on a frame boundary is confirmed 120 ms after onset this way (the 20 ms
-  frame that completes 104 ms).
-* faster, a run holding `min_voiced_ms` of qualifying *periodic* frames
-  (normalised autocorrelation at a pitch lag of 2.5-12.5 ms above
-  `voicing_threshold`). Clicks, coughs and knocks are aperiodic noise bursts
-  and never pass; voiced speech does, so it is confirmed 60-80 ms after onset.
-  The trade-off: a short voiced sound (a hummed "mm") fires after
-  `min_voiced_ms`; set it equal to `min_speech_ms` to require the full duration.
+  than `min_speech_ms` can never fire, whatever it sounds like. This alone puts
+  the latency at 104 ms plus up to 20 ms waiting for the frame that completes
+  it (speech starting on a frame boundary: 120 ms), above a 120 ms p95 target.
+* faster, a run whose span covers `min_voiced_ms` + 4 ms with at most two frames
+  that are not *periodic* (normalised autocorrelation over the last 30 ms at a
+  pitch lag of 2.5-12.5 ms above `voicing_threshold`). Clicks, coughs and knocks
+  are aperiodic noise bursts (at most one chance-periodic frame in simulation)
+  and never pass; voiced speech does, confirmed 64-84 ms after onset. The
+  trade-off: a voiced sound (a hummed "mm", a beep) fires after `min_voiced_ms`;
+  set it equal to `min_speech_ms` to require the full duration of everything.
 
 A qualifying run survives a single non-qualifying 10 ms frame (sounds separated
 by less than 20 ms are one sound); a barge-in fires once per utterance, which
@@ -74,6 +93,8 @@ enough that a noise burst rarely correlates by chance (20 ms let 5% of bursts re
 _LEARN_EVERY_FRAMES = 2
 """The echo path learns from every other 20 ms frame: a valid bound needs only a few
 frames, and learning costs as much as the rest of the detector."""
+_ENVELOPE_HOLD = 5
+"""Learning steps (40 ms each) an echo envelope observation waits for the caller to stay quiet."""
 _MAX_PENDING_OUTBOUND_MS = 2000
 """Coach audio handed over ahead of its playback is kept at most this far ahead."""
 
@@ -97,13 +118,14 @@ class BargeInConfig:
     not clearly periodic waits 104-124 ms after onset."""
 
     min_voiced_ms: int = 60
-    """Qualifying periodic frames in a run that confirm it early. Shorter means faster
+    """Span of a periodic (voiced) run that confirms it early. Shorter means faster
     barge-in but lets shorter hums and "mm"s interrupt; equal to `min_speech_ms` turns
-    the fast path off. Below 40 ms the pitch estimate has too few periods to trust."""
+    the fast path off. Below ~40 ms a run is too few frames to tell voice from noise."""
 
     voicing_threshold: float = 0.6
-    """Normalised autocorrelation peak (0..1) over the last 20 ms at a pitch lag that
-    makes a frame periodic. Voiced speech scores 0.7-0.95; noise bursts stay under 0.4."""
+    """Normalised autocorrelation peak (0..1) over the last 30 ms at a pitch lag that
+    makes a frame periodic. Voiced speech mostly scores 0.8-1; the best frame of a
+    cough-like noise burst typically scores 0.36 and exceeds 0.57 in one burst in twenty."""
 
     release_ms: int = 300
     """Non-qualifying run that ends an utterance, so the next one can fire again."""
@@ -123,27 +145,30 @@ class BargeInConfig:
     """Time constant with which the floor follows quieter frames down."""
 
     echo_window_ms: int = 440
-    """Longest echo delay modelled (coach playback to caller audio received): ~400 ms."""
+    """How far back coach audio can still be echoing (coach audio handed to the player to
+    caller audio received): echo delays up to ~400 ms."""
 
     echo_prior_db: float = -6.0
     """Coupling assumed at a delay before any coach audio at that delay has been heard:
     the classic Geigel assumption that echo returns at least 6 dB down."""
 
-    echo_margin_db: float = 6.0
-    """How far above the estimated echo a frame must be to count as the caller. Covers
-    the error of 10 ms levels (an echo straddles two coach frames: up to 3 dB) and codec noise."""
+    echo_margin_db: float = 3.0
+    """How far above the learnt echo a frame must be to count as the caller. In simulation
+    (tests, and 8 event-loop stalls of up to 300 ms in 6 s) echo never fired at 3 dB and
+    did at 2 dB; each dB more delays double talk on a speakerphone."""
 
     echo_learn_rate: float = 0.5
     """Fraction of the way the coupling at a delay moves down to a new, lower bound per
     frame. Below 1 so a single odd frame cannot drop it all the way."""
 
     echo_rise_db_per_s: float = 3.0
-    """How fast the coupling creeps back up towards the bounds (a louder echo path, e.g. a
-    switch to speakerphone). Frozen while the caller is talking."""
+    """How fast a per-delay coupling bound creeps back up. Frozen while the caller is
+    talking; a suddenly louder echo path is caught by the envelope instead."""
 
-    echo_delay_spread_ms: int = 20
-    """Coupling learnt at one delay also covers delays this much either side: the
-    coach's playback and the caller's frames are clocked independently and jitter."""
+    echo_envelope_fall_db_per_s: float = 2.0
+    """How fast the echo envelope (loudest `mic - loudest coach in the window` seen while
+    the caller is quiet) decays. Slow, so a speakerphone's echo is remembered through
+    quieter stretches; a line with no echo is learnt by the per-delay bounds instead."""
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -154,8 +179,10 @@ class BargeInConfig:
             raise ValueError("release_ms and echo_window_ms must cover at least one frame")
         if self.noise_floor_fall_ms <= 0 or self.noise_floor_rise_db_per_s < 0:
             raise ValueError("noise floor adaptation rates must be positive")
-        if not 0 < self.echo_learn_rate <= 1 or self.echo_rise_db_per_s < 0 or self.echo_delay_spread_ms < 0:
-            raise ValueError("need 0 < echo_learn_rate <= 1 and non-negative echo rise and spread")
+        if not 0 < self.echo_learn_rate <= 1:
+            raise ValueError("need 0 < echo_learn_rate <= 1")
+        if min(self.echo_rise_db_per_s, self.echo_envelope_fall_db_per_s) < 0:
+            raise ValueError("echo rise and envelope fall must not be negative")
 
 
 def _analysis_frames(duration_ms: float) -> int:
@@ -215,7 +242,7 @@ class _NoiseFloor:
 
 
 class _EchoPath:
-    """The coach's audio timeline and a learnt coupling per echo delay (all in dB per 10 ms frame).
+    """The coach's audio timeline and the echo return loss learnt from it (all in dB per 10 ms frame).
 
     Works on a whole 20 ms inbound frame at a time: `advance` plays the next two
     10 ms coach levels and returns, for each half of the frame, the coach's level at
@@ -231,14 +258,14 @@ class _EchoPath:
         self._timeline = np.full(2 * delays, _SILENCE_DBFS)
         self._rows = sliding_window_view(self._timeline, delays)
         self._newest = 0
-        reach = cfg.echo_delay_spread_ms // ANALYSIS_MS
-        padded = np.full(delays + 2 * reach, -np.inf)
-        self._coupling = padded[reach : reach + delays]
-        self._coupling[:] = cfg.echo_prior_db
-        self._neighbourhoods = sliding_window_view(padded, 2 * reach + 1)
-        self._spread_coupling = self._neighbourhoods.max(axis=1)
+        self._coupling = np.full(delays, cfg.echo_prior_db)
+        self._envelope = -math.inf
+        self._held: deque[float] = deque()
+        self.return_loss_db = cfg.echo_prior_db
+        """Strongest coupling learnt: the echo of the loudest coach audio in the window is at most this loud."""
         self._learn_rate = cfg.echo_learn_rate
         self._rise = cfg.echo_rise_db_per_s * _LEARN_EVERY_FRAMES * FRAME_MS / 1000
+        self._envelope_fall = cfg.echo_envelope_fall_db_per_s * _LEARN_EVERY_FRAMES * FRAME_MS / 1000
         self._frames = 0
         self._audible = cfg.min_level_dbfs
         self._since_audible = delays  # analysis frames since an audible coach level was played
@@ -277,31 +304,20 @@ class _EchoPath:
 
     def _play(self) -> float:
         level = self._pending.popleft() if self._pending else _SILENCE_DBFS
-        if level < self._audible:
-            self._since_audible += 1
-            return level
-        if not self.coach_in_window:
-            self._allow_for_drift()
-        self._since_audible = 0
+        self._since_audible = 0 if level >= self._audible else self._since_audible + 1
         return level
 
-    def _allow_for_drift(self) -> None:
-        """A new coach turn: its echo delay may have drifted from the last turn's (the inbound and
-        playback clocks are independent), so spread each learnt coupling over its neighbouring delays.
-        Within the turn, the delays that do not echo are tightened again."""
-        self._coupling[:] = self._spread_coupling
-        self._neighbourhoods.max(axis=1, out=self._spread_coupling)
-
     def estimate(self, coach: np.ndarray) -> np.ndarray:
-        """Loudest echo expected in each half: coach level plus coupling, over delays and their spread."""
-        return (coach + self._spread_coupling).max(axis=1)
+        """Loudest echo expected in each half: the loudest coach audio in the window at the return loss."""
+        return coach.max(axis=1) + self.return_loss_db
 
     def learn(self, coach: np.ndarray, mic_dbfs: np.ndarray, caller_active: bool) -> None:
-        """Tighten the coupling bounds with this frame; let them creep up unless the caller is talking.
+        """Tighten the per-delay coupling bounds and follow the echo envelope with this frame.
 
         Only every `_LEARN_EVERY_FRAMES`-th frame is used (the rest are skipped for CPU).
         `min(rate * gap, rise)` is both the fall towards a lower bound (gap < 0) and
-        the capped creep towards a higher one, in one vectorised step.
+        the capped creep towards a higher one, in one vectorised step. Nothing rises
+        while the caller is talking.
         """
         self._frames += 1
         if self._frames % _LEARN_EVERY_FRAMES:
@@ -311,7 +327,19 @@ class _EchoPath:
         gap *= self._learn_rate
         np.minimum(gap, 0.0 if caller_active else self._rise, out=gap)
         self._coupling += gap
-        self._neighbourhoods.max(axis=1, out=self._spread_coupling)
+        self._follow_envelope(float((mic_dbfs - coach.max(axis=1)).max()), caller_active)
+        self.return_loss_db = max(self._envelope, float(self._coupling.max()))
+
+    def _follow_envelope(self, observed_db: float, caller_active: bool) -> None:
+        """Let the envelope rise to an observation only once `_ENVELOPE_HOLD` learning steps have passed
+        with no caller activity: the caller's speech masked by the coach before anything qualified
+        would otherwise be learnt as echo and mask the caller further."""
+        if caller_active:
+            self._held.clear()
+        else:
+            self._held.append(observed_db)
+        released = self._held.popleft() if len(self._held) > _ENVELOPE_HOLD else -math.inf
+        self._envelope = max(released, self._envelope - self._envelope_fall)
 
 
 @dataclass
@@ -451,7 +479,7 @@ class BargeInDetector:
         run = self._run
         assert run is not None
         span = run.end_ms - run.start_ms
-        voiced = run.aperiodic_frames <= 1 and span >= self._voiced_span_needed_ms
+        voiced = run.aperiodic_frames <= 2 and span >= self._voiced_span_needed_ms
         return voiced or span >= self._span_needed_ms
 
     def _miss(self) -> None:
