@@ -70,16 +70,16 @@ class Subject:
 
 
 async def load_subject(session: AsyncSession, user_id: str) -> Subject:
-    user = await session.get(User, user_id)
-    if user is None:
+    found = await accounts.user_and_teams(session, user_id)
+    if found is None:
         raise ToolFailure(ErrorCode.NOT_FOUND, "user not found")
-    memberships = await accounts.memberships(session, user_id)
-    teams = [await accounts.team_settings(session, m.team_id) for m in memberships]
-    user_settings = await accounts.user_settings(session, user_id)
-    return Subject(
-        user,
-        effective_settings(user_settings, [t for t in teams if t is not None], [m.team_id for m in memberships]),
-    )
+    return await subject_of(session, found)
+
+
+async def subject_of(session: AsyncSession, found: accounts.UserAndTeams) -> Subject:
+    """The subject for a user already loaded; a user without a settings row gets the defaults."""
+    settings = found.settings or await accounts.user_settings(session, found.user.id)
+    return Subject(found.user, effective_settings(settings, found.teams, found.team_ids))
 
 
 def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
