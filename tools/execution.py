@@ -190,7 +190,7 @@ async def record_denial(
         payload = record.redact(payload, redact)
     record.trace("tool_result", success=False, code=code.value)
     async with services.sessions() as session:
-        record.write(session, "denied", payload, error_code=code.value, error_message=message)
+        await record.write(session, "denied", payload, error_code=code.value, error_message=message)
         await session.commit()
     log.info("action denied", extra={"tool": record.tool, "code": code.value})
     return AgentToolResult.fail(code, message, details)
@@ -226,7 +226,7 @@ async def execute(
             return await _failed(services, session, record, payload, reservation, failure, on_finish)
         record.trace("tool_result", success=True)
         result = AgentToolResult.ok(data, message=f"{record.tool} done")
-        record.write(session, "executed", payload, result=data)
+        await record.write(session, "executed", payload, result=data)
         if on_finish is not None:
             await on_finish(session, "executed", data)
         await session.commit()
@@ -283,7 +283,7 @@ async def _failed(
     """A failed action keeps what the executor recorded (e.g. a carrier opt-out) and gives its quota back."""
     record.trace("tool_result", success=False, code=failure.code.value)
     result = AgentToolResult.fail(failure.code, failure.message, failure.details)
-    record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
+    await record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
     if on_finish is not None:
         await on_finish(session, "failed", result.to_json())
     await session.commit()
