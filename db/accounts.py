@@ -95,3 +95,36 @@ async def user_settings(session: AsyncSession, user_id: str) -> UserAgentSetting
 
 async def team_settings(session: AsyncSession, team_id: str) -> TeamAISettings | None:
     return await session.get(TeamAISettings, team_id)
+
+
+@dataclass(frozen=True)
+class UserAndTeams:
+    """A user, their settings row (None until `user_settings` creates it) and their teams, oldest
+    membership first, with the settings rows the teams have."""
+
+    user: User
+    settings: UserAgentSettings | None
+    team_ids: list[str]
+    teams: list[TeamAISettings]
+
+
+async def user_and_teams(session: AsyncSession, user_id: str) -> UserAndTeams | None:
+    """What `get(User)`, `user_settings`, `memberships` and `team_settings` read, in one query; None when
+    there is no such user."""
+    rows = (
+        await session.execute(
+            select(User, UserAgentSettings, TeamMember.team_id, TeamAISettings)
+            .outerjoin(UserAgentSettings, UserAgentSettings.user_id == User.id)
+            .outerjoin(TeamMember, TeamMember.user_id == User.id)
+            .outerjoin(TeamAISettings, TeamAISettings.team_id == TeamMember.team_id)
+            .where(User.id == user_id)
+            .order_by(TeamMember.created_at)
+        )
+    ).all()
+    if not rows:
+        return None
+    memberships = [(team_id, team) for _, _, team_id, team in rows if team_id is not None]
+    return UserAndTeams(
+        rows[0][0], rows[0][1], [team_id for team_id, _ in memberships],
+        [team for _, team in memberships if team is not None],
+    )

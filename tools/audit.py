@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AgentActionHistory, AgentExecutionTrace
@@ -24,26 +25,26 @@ class ActionRecord:
     risk_level: str
     confidence: float | None
     started: float = field(default_factory=time.perf_counter)
-    _traces: list[AgentExecutionTrace] = field(default_factory=list)
+    _traces: list[dict[str, Any]] = field(default_factory=list)  # agent_execution_traces rows to insert
 
     def trace(self, trace_type: str, **data: Any) -> None:
         self._traces.append(
-            AgentExecutionTrace(
-                action_id=self.action_id,
-                user_id=self.user_id,
-                trace_type=trace_type,
-                data=data,
-                latency_ms=round((time.perf_counter() - self.started) * 1000, 3),
-            )
+            {
+                "action_id": self.action_id,
+                "user_id": self.user_id,
+                "trace_type": trace_type,
+                "data": data,
+                "latency_ms": round((time.perf_counter() - self.started) * 1000, 3),
+            }
         )
 
     def redact(self, payload: dict[str, Any], clean: Callable[[str], str]) -> dict[str, Any]:
         """Apply `clean` to every string of the traces collected so far and of `payload`; returns the cleaned payload."""
         for trace in self._traces:
-            trace.data = _map_strings(trace.data, clean)
+            trace["data"] = _map_strings(trace["data"], clean)
         return _map_strings(payload, clean)
 
-    def write(
+    async def write(
         self,
         session: AsyncSession,
         status: str,
@@ -52,9 +53,11 @@ class ActionRecord:
         result: dict[str, Any] | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
-    ) -> AgentActionHistory:
-        """Add a history row and the traces collected so far to `session` (the caller commits)."""
-        row = AgentActionHistory(
+    ) -> None:
+        """Insert a history row and the traces collected so far in `session`'s transaction (the caller
+        commits). Insert statements rather than ORM objects: these rows are only ever written here, so the
+        unit of work's bookkeeping for them would be pure overhead; the traces go in one executemany."""
+        row = dict(
             user_id=self.user_id,
             team_id=self.team_id,
             action_id=self.action_id,
@@ -68,10 +71,10 @@ class ActionRecord:
             error_code=error_code,
             error_message=error_message,
         )
-        session.add(row)
-        session.add_all(self._traces)
+        await session.execute(insert(AgentActionHistory).values(row))
+        if self._traces:
+            await session.execute(insert(AgentExecutionTrace), self._traces)
         self._traces = []
-        return row
 
 
 def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:

@@ -10,18 +10,23 @@ Every step is recorded in `agent_action_history` and `agent_execution_traces`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AgentActionHistory, PendingAgentAction, User, new_id
-from policy.decision import Outcome, decide
+from db import accounts
+from db.models import AgentActionHistory, PendingAgentAction, new_id
+from policy.decision import ActionFacts, Outcome, decide
 from policy.risk import TOOL_POLICIES, Risk
 from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
-from tools.execution import Actor, execute, gather_facts, load_subject, parse_args, prepare, record_denial
+from tools.execution import (
+    Actor, Subject, execute, gather_facts, parse_args, prepare, record_denial, subject_of,
+)
+from tools.executors import Prepared
 from tools.log_context import action_context
 from tools.metrics import ACTIONS, DISPATCH_SECONDS
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
@@ -106,39 +111,68 @@ async def _dispatch_action(
     confidence: float | None,
     action_id: str | None,
 ) -> AgentToolResult:
+    """Everything dispatch reads before deciding (the user, a recorded outcome, settings, facts) comes
+    from one read-only session, closed before anything is written."""
     if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
         return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
     async with services.sessions() as session:
-        if await session.get(User, actor.user_id) is None:
+        if (user := await accounts.user_and_teams(session, actor.user_id)) is None:
             return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such user")
-        if action_id is not None:
-            recorded = await _recorded_outcome(session, actor, tool, action_id)
-            if recorded is not None:
-                return recorded
-    policy = TOOL_POLICIES[tool]
-    record = ActionRecord(
-        action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source, policy.risk.value, None
-    )
+        if action_id is not None and (recorded := await _recorded_outcome(session, actor, tool, action_id)) is not None:
+            return recorded
+        record = ActionRecord(
+            action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
+            TOOL_POLICIES[tool].risk.value, None,
+        )
+        with action_context(record.action_id):
+            record.trace("tool_call", args=raw_args, source=actor.source)
+            try:
+                found: _Found | ToolFailure = await _look_up(session, services, actor, user, record, raw_args, confidence)
+            except ToolFailure as failure:
+                found = failure
     with action_context(record.action_id):
-        record.trace("tool_call", args=raw_args, source=actor.source)
-        try:
-            args, parsed_confidence = parse_args(tool, raw_args)
-        except ToolFailure as failure:
-            return await record_denial(services, record, dict(raw_args or {}), failure.code, failure.message)
-        record.confidence = confidence if confidence is not None else parsed_confidence
-        now = services.clock()
-        try:
-            async with services.sessions() as session:
-                subject = await load_subject(session, actor.user_id)
-                prepared = prepare(tool, args, subject, now, actor.source)
-                facts = await gather_facts(session, subject, tool, prepared.args, record.confidence, now)
-        except ToolFailure as failure:
-            return await record_denial(services, record, dict(raw_args or {}), failure.code, failure.message)
-        preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
-        decision = decide(facts, subject.settings, at_execution=preauthorized)
-        record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
-        if decision.outcome is Outcome.DENY:
-            return await record_denial(services, record, facts.args, decision.code, decision.message, decision.details)
-        if decision.outcome is Outcome.CONFIRM:
-            return await pending.propose(services, actor, record, facts, decision, prepared.summary)
-        return await execute(services, record, subject, prepared.args, facts.args)
+        if isinstance(found, ToolFailure):
+            return await record_denial(services, record, dict(raw_args or {}), found.code, found.message)
+        return await _decide_and_act(services, actor, record, found)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What policy decides on: the subject, the prepared arguments and the facts."""
+
+    subject: Subject
+    prepared: Prepared
+    facts: ActionFacts
+
+
+async def _look_up(
+    session: AsyncSession,
+    services: ToolServices,
+    actor: Actor,
+    user: accounts.UserAndTeams,
+    record: ActionRecord,
+    raw_args: dict[str, Any],
+    confidence: float | None,
+) -> _Found:
+    """Parse, load the subject, prepare and gather facts; ToolFailure when the arguments cannot work."""
+    args, parsed_confidence = parse_args(record.tool, raw_args)
+    record.confidence = confidence if confidence is not None else parsed_confidence
+    now = services.clock()
+    subject = await subject_of(session, user)
+    prepared = prepare(record.tool, args, subject, now, actor.source)
+    facts = await gather_facts(session, subject, record.tool, prepared.args, record.confidence, now)
+    return _Found(subject, prepared, facts)
+
+
+async def _decide_and_act(services: ToolServices, actor: Actor, record: ActionRecord, found: _Found) -> AgentToolResult:
+    policy = TOOL_POLICIES[record.tool]
+    preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
+    decision = decide(found.facts, found.subject.settings, at_execution=preauthorized)
+    record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
+    if decision.outcome is Outcome.DENY:
+        return await record_denial(
+            services, record, found.facts.args, decision.code, decision.message, decision.details
+        )
+    if decision.outcome is Outcome.CONFIRM:
+        return await pending.propose(services, actor, record, found.facts, decision, found.prepared.summary)
+    return await execute(services, record, found.subject, found.prepared.args, found.facts.args)

@@ -56,6 +56,6 @@ async def escalate(
         status, error = "failed", failure.message
         log.error("crisis escalation failed", extra={"reason": failure.message})
     async with services.sessions() as session:
-        record.write(session, status, payload, error_code=None if error is None else "SERVICE_UNAVAILABLE", error_message=error)
+        await record.write(session, status, payload, error_code=None if error is None else "SERVICE_UNAVAILABLE", error_message=error)
         await session.commit()
     return status == "executed"

@@ -70,16 +70,16 @@ class Subject:
 
 
 async def load_subject(session: AsyncSession, user_id: str) -> Subject:
-    user = await session.get(User, user_id)
-    if user is None:
+    found = await accounts.user_and_teams(session, user_id)
+    if found is None:
         raise ToolFailure(ErrorCode.NOT_FOUND, "user not found")
-    memberships = await accounts.memberships(session, user_id)
-    teams = [await accounts.team_settings(session, m.team_id) for m in memberships]
-    user_settings = await accounts.user_settings(session, user_id)
-    return Subject(
-        user,
-        effective_settings(user_settings, [t for t in teams if t is not None], [m.team_id for m in memberships]),
-    )
+    return await subject_of(session, found)
+
+
+async def subject_of(session: AsyncSession, found: accounts.UserAndTeams) -> Subject:
+    """The subject for a user already loaded; a user without a settings row gets the defaults."""
+    settings = found.settings or await accounts.user_settings(session, found.user.id)
+    return Subject(found.user, effective_settings(settings, found.teams, found.team_ids))
 
 
 def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
@@ -190,7 +190,7 @@ async def record_denial(
         payload = record.redact(payload, redact)
     record.trace("tool_result", success=False, code=code.value)
     async with services.sessions() as session:
-        record.write(session, "denied", payload, error_code=code.value, error_message=message)
+        await record.write(session, "denied", payload, error_code=code.value, error_message=message)
         await session.commit()
     log.info("action denied", extra={"tool": record.tool, "code": code.value})
     return AgentToolResult.fail(code, message, details)
@@ -226,7 +226,7 @@ async def execute(
             return await _failed(services, session, record, payload, reservation, failure, on_finish)
         record.trace("tool_result", success=True)
         result = AgentToolResult.ok(data, message=f"{record.tool} done")
-        record.write(session, "executed", payload, result=data)
+        await record.write(session, "executed", payload, result=data)
         if on_finish is not None:
             await on_finish(session, "executed", data)
         await session.commit()
@@ -283,7 +283,7 @@ async def _failed(
     """A failed action keeps what the executor recorded (e.g. a carrier opt-out) and gives its quota back."""
     record.trace("tool_result", success=False, code=failure.code.value)
     result = AgentToolResult.fail(failure.code, failure.message, failure.details)
-    record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
+    await record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
     if on_finish is not None:
         await on_finish(session, "failed", result.to_json())
     await session.commit()
