@@ -118,6 +118,7 @@ class CallSession:
         self._seen_tool_ids: set[str] = set()
         self._cancelled_tool_ids: set[str] = set()
         self._tool_tasks: set[asyncio.Task[None]] = set()
+        self._turn_writes: set[asyncio.Task[None]] = set()
         self._muted_turn = False  # the rest of an interrupted model turn is dropped
         self._turn_open = False
         self._transcript_role: str | None = None
@@ -170,6 +171,7 @@ class CallSession:
             await self.bridge.close()
         await self.transport.close()
         await self._flush_transcript()
+        await asyncio.gather(*self._turn_writes, return_exceptions=True)
         async with self.services.sessions() as session:
             await calls.finish_call(
                 session, self.info.call_session_id, "failed" if self.failed else "completed", self.end_reason
@@ -330,17 +332,22 @@ class CallSession:
             await self._watch_caller_words("".join(self._transcript_parts))
 
     async def _flush_transcript(self) -> None:
-        """Store the turn so far. The parts are dropped only once written: a hang-up cancels the model loop,
-        possibly mid-write, and `_finish` flushes again."""
+        """Store the turn so far. The write runs as its own task: a hang-up cancels the model loop, possibly
+        mid-write, and the turn must still be stored (`_finish` waits for it before closing the record)."""
         text, role = "".join(self._transcript_parts).strip(), self._transcript_role
+        self._transcript_parts = []
         if not text or role is None:
-            self._transcript_parts = []
             return
+        self._transcript_seq += 1
+        write = asyncio.create_task(self._store_turn(self._transcript_seq, role, text), name="transcript-turn")
+        self._turn_writes.add(write)
+        write.add_done_callback(self._turn_writes.discard)
+        await asyncio.shield(write)
+
+    async def _store_turn(self, seq: int, role: str, text: str) -> None:
         async with self.services.sessions() as session:
-            calls.add_turn(session, self.info.call_session_id, self._transcript_seq + 1, role, text)
+            calls.add_turn(session, self.info.call_session_id, seq, role, text)
             await session.commit()
-            self._transcript_seq += 1
-            self._transcript_parts = []
 
     async def _watch_caller_words(self, text: str) -> None:
         keywords, address, team_id = self._crisis
