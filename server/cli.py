@@ -97,7 +97,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
 
     upgrade(settings.DATABASE_URL)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, ws="websockets")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, ws="websockets", ws_per_message_deflate=False)
     return 0
 
 
