@@ -3,7 +3,7 @@
 Three kinds of process, so the load generators' CPU is not counted as the server's:
 - the server: `coach serve --no-worker` (uvicorn, SQLite), pinned to CPU 0;
 - a lean Gemini Live stand-in over TLS (the server's real google-genai SDK dials it): it answers
-  `setup`, counts the caller audio messages it receives, and streams 40 ms chunks of coach speech,
+  `setup`, counts the caller audio it receives (in 20 ms frames: the server may send larger chunks), and streams 40 ms chunks of coach speech,
   keeping 200 ms ahead of real time as the real model does (it generates faster than real time);
 - this process: N lean phone callers. Each sends a 20 ms mu-law frame of line noise every 20 ms (one
   ticker for all calls), notes when each outbound frame arrives and echoes marks (`TwilioMediaCaller`
@@ -58,6 +58,7 @@ from voice.codec import pcm16_to_ulaw  # noqa: E402
 SECRET = "bench-secret"
 API_KEY = "bench-key"
 FRAME_S = 0.020
+PCM16K_FRAME_BYTES = 640  # 20 ms of the caller's audio as the model gets it
 MODEL_CHUNK_MS = 40
 MODEL_LEAD_MS = 200
 WARMUP_S = 2.0
@@ -75,10 +76,17 @@ def model_audio_message() -> bytes:
     return json.dumps({"serverContent": {"modelTurn": {"parts": [part]}}}).encode()
 
 
+def caller_audio_bytes(message: str | bytes) -> int:
+    """PCM bytes of caller audio in a client message (0 for anything else)."""
+    realtime = json.loads(message).get("realtime_input") or {}
+    data = (realtime.get("audio") or {}).get("data", "")
+    return len(data) * 3 // 4 - data[-2:].count("=")
+
+
 def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
-    """Run the Live stand-in until killed; the caller-audio message count goes to `stats_file`."""
+    """Run the Live stand-in until killed; the caller audio received, in 20 ms frames, goes to `stats_file`."""
     audio = model_audio_message()
-    received = 0
+    received = 0  # bytes of 16 kHz PCM
 
     async def stream_audio(ws: ServerConnection) -> None:
         start, sent_ms = time.monotonic(), 0
@@ -95,7 +103,7 @@ def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
         streamer = asyncio.create_task(stream_audio(ws))
         try:
             async for message in ws:
-                received += '"realtime_input"' in message
+                received += caller_audio_bytes(message)
         except ConnectionClosed:
             pass
         finally:
@@ -106,7 +114,7 @@ def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
         context.load_cert_chain(cert, key)
         async with serve(session, "127.0.0.1", port, ssl=context, max_size=None):
             while True:
-                Path(stats_file).write_text(str(received))
+                Path(stats_file).write_text(str(received // PCM16K_FRAME_BYTES))
                 await asyncio.sleep(0.25)
 
     asyncio.run(main())

@@ -202,6 +202,7 @@ async def test_go_away_resumes_with_the_handle_and_loses_no_caller_audio(world):
         await second.send_turn_complete()
         await caller.wait_until(lambda: caller.played_ms() >= 500, 5, "the resumed model's audio")
         expected = Upsampler8kTo16k().process(ulaw_to_pcm16(caller.sent_audio()))
+    await second.wait_closed()  # caller audio goes out in chunks: the last one is sent as the call ends
     received = first.audio + second.audio
     assert received[: len(expected)] == expected
 
