@@ -3,8 +3,8 @@
 Three kinds of process, so the load generators' CPU is not counted as the server's:
 - the server: `coach serve --no-worker` (uvicorn, SQLite), pinned to CPU 0;
 - a lean Gemini Live stand-in over TLS (the server's real google-genai SDK dials it): it answers
-  `setup`, counts the caller audio messages it receives, and streams 40 ms chunks of coach speech,
-  keeping 200 ms ahead of real time as the real model does (it generates faster than real time);
+  `setup`, counts the caller audio it receives (in 20 ms frames: the server sends larger chunks), and
+  streams 40 ms chunks of coach speech, keeping 200 ms ahead of real time as the real model does (it generates faster than real time);
 - this process: N lean phone callers. Each sends a 20 ms mu-law frame of line noise every 20 ms (one
   ticker for all calls), notes when each outbound frame arrives and echoes marks (`TwilioMediaCaller`
   models playback and validates every message: too costly for hundreds of calls on one CPU).
@@ -14,7 +14,8 @@ For each N (stepped up until a step fails): outbound frames missing in the measu
 than 50 per second per call) plus caller frames that never reached the model, p99 outbound frame
 lateness (caller-side inter-arrival minus the 20 ms schedule), and the server's CPU seconds per call
 per minute (utime+stime from /proc/<pid>/stat). A step passes with no missing frames and p99
-lateness < 20 ms. Calls per core = N / (server CPU seconds per second) at the largest passing step.
+lateness < 20 ms. Calls per core = N / (server CPU seconds per second), per step and at the largest
+passing step (the figure to quote: a step may fail short of a full core when the loop stalls).
 If a load generator uses most of its CPU, its own timing is suspect; its CPU share is shown.
 
 Run: .venv/bin/python bench/voice_capacity.py [--steps 10,20,30,40,50,100,150,200] [--window 8]
@@ -58,6 +59,7 @@ from voice.codec import pcm16_to_ulaw  # noqa: E402
 SECRET = "bench-secret"
 API_KEY = "bench-key"
 FRAME_S = 0.020
+PCM16K_FRAME_BYTES = 640  # 20 ms of the caller's audio as the model gets it
 MODEL_CHUNK_MS = 40
 MODEL_LEAD_MS = 200
 WARMUP_S = 2.0
@@ -75,10 +77,17 @@ def model_audio_message() -> bytes:
     return json.dumps({"serverContent": {"modelTurn": {"parts": [part]}}}).encode()
 
 
+def caller_audio_bytes(message: str | bytes) -> int:
+    """PCM bytes of caller audio in a client message (0 for anything else)."""
+    realtime = json.loads(message).get("realtime_input") or {}
+    data = (realtime.get("audio") or {}).get("data", "")
+    return len(data) * 3 // 4 - data[-2:].count("=")
+
+
 def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
-    """Run the Live stand-in until killed; the caller-audio message count goes to `stats_file`."""
+    """Run the Live stand-in until killed; the caller audio received, in 20 ms frames, goes to `stats_file`."""
     audio = model_audio_message()
-    received = 0
+    received = 0  # bytes of 16 kHz PCM
 
     async def stream_audio(ws: ServerConnection) -> None:
         start, sent_ms = time.monotonic(), 0
@@ -95,7 +104,7 @@ def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
         streamer = asyncio.create_task(stream_audio(ws))
         try:
             async for message in ws:
-                received += '"realtime_input"' in message
+                received += caller_audio_bytes(message)
         except ConnectionClosed:
             pass
         finally:
@@ -106,7 +115,7 @@ def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
         context.load_cert_chain(cert, key)
         async with serve(session, "127.0.0.1", port, ssl=context, max_size=None):
             while True:
-                Path(stats_file).write_text(str(received))
+                Path(stats_file).write_text(str(received // PCM16K_FRAME_BYTES))
                 await asyncio.sleep(0.25)
 
     asyncio.run(main())
@@ -217,6 +226,11 @@ class Step:
     server_cores: float
     generator_cores: float
     failed_calls: int
+
+    @property
+    def calls_per_core(self) -> float:
+        """Calls one fully busy core would carry at this step's cost per call."""
+        return self.calls / self.server_cores
 
     @property
     def passed(self) -> bool:
@@ -359,12 +373,13 @@ def measure(steps: list[int], window_s: float, directory: Path) -> list[Step]:
 
 
 HEADER = (f"{'calls':>5} {'missing out':>11} {'missing in':>10} {'p99 late ms':>11} {'server cpu s/call/min':>21} "
-          f"{'server cores':>12} {'generator cores':>15} {'failed':>6} {'pass':>5}")
+          f"{'server cores':>12} {'calls/core':>10} {'generator cores':>15} {'failed':>6} {'pass':>5}")
 
 
 def print_row(step: Step, flush: bool = False) -> None:
     print(f"{step.calls:>5} {step.missing_out:>11} {step.missing_in:>10} {step.lateness_p99_ms:>11.1f} "
-          f"{step.server_cpu_per_call_min:>21.3f} {step.server_cores:>12.2f} {step.generator_cores:>15.2f} "
+          f"{step.server_cpu_per_call_min:>21.3f} {step.server_cores:>12.2f} {step.calls_per_core:>10.0f} "
+          f"{step.generator_cores:>15.2f} "
           f"{step.failed_calls:>6} {'yes' if step.passed else 'no':>5}", flush=flush)
 
 
@@ -375,7 +390,7 @@ def summarize(results: list[Step]) -> None:
         return
     best = passing[-1]
     print(f"\nlargest N with no missing frames and p99 lateness < 20 ms: {best.calls}")
-    print(f"calls per core at that N: {best.calls / best.server_cores:.0f} "
+    print(f"calls per core at that N: {best.calls_per_core:.0f} "
           f"(= 60 / {best.server_cpu_per_call_min:.3f} server CPU s per call per minute); target >= 100")
 
 

@@ -6,6 +6,9 @@ What it adds to `client.aio.live.connect`:
   re-sent as new content;
 - caller audio (and tool responses) sent while no connection is ready are buffered and flushed, in order,
   once the new connection is up, so no caller audio is lost;
+- caller audio goes to the model in chunks of `audio_chunk_ms`, not per 20 ms frame: each message costs the
+  SDK a pydantic model, JSON and base64 (the largest share of a call's CPU), and barge-in is decided locally,
+  so a larger chunk only delays what the model hears;
 - context-window compression so a call may outlive the 15-minute audio-session limit;
 - a model that cannot be reached at all surfaces as `ModelGone`, once, with the reason.
 """
@@ -28,6 +31,11 @@ log = logging.getLogger("coach.gemini")
 RECONNECTS = Counter("coach_model_reconnects_total", "Gemini Live reconnections", ["cause"])
 RECONNECT_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_BUFFERED_AUDIO_BYTES = 16_000 * 2 * 60  # one minute of 16 kHz PCM16; older audio is dropped (and counted)
+PCM16K_BYTES_PER_MS = 32
+AUDIO_CHUNK_MS = 100
+"""Default caller-audio chunk. The model hears each sample up to this much later than with per-frame sends
+(80 ms more than 20 ms frames); its own end-of-speech detection waits far longer than that, and barge-in does
+not wait for the model at all."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,21 @@ def live_config(
 
 
 class LiveBridge:
-    def __init__(self, client: genai.Client | None, model: str, config_for: ConfigFor) -> None:
+    def __init__(
+        self, client: genai.Client | None, model: str, config_for: ConfigFor, *, audio_chunk_ms: int = AUDIO_CHUNK_MS
+    ) -> None:
+        """`audio_chunk_ms`: caller audio is sent once this much has gathered, or this long after the first
+        unsent byte arrived (a caller who stops sending is not kept waiting)."""
+        if audio_chunk_ms <= 0:
+            raise ValueError("audio_chunk_ms must be positive")
         self.client = client
         self.model = model
         self.config_for = config_for
+        self._audio_chunk_s = audio_chunk_ms / 1000
+        self._audio_chunk_bytes = audio_chunk_ms * PCM16K_BYTES_PER_MS
+        self._unsent_audio = bytearray()
+        self._audio_deadline: asyncio.TimerHandle | None = None
+        self._late_flush: asyncio.Task[None] | None = None
         self.events: asyncio.Queue[ModelEvent] = asyncio.Queue()
         self.handle: str | None = None
         self.dropped_audio_bytes = 0
@@ -114,8 +133,11 @@ class LiveBridge:
         await self._connect_with_retries("start")
 
     async def close(self) -> None:
+        """End the session; caller audio still being gathered into a chunk is sent first, so none is lost."""
+        await self._send_unsent_audio()
         self._closed = True
-        for task in (self._reconnecting, self._receiver):
+        self._cancel_audio_deadline()
+        for task in (self._reconnecting, self._receiver, self._late_flush):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
         await self._drop_connection()
@@ -174,14 +196,38 @@ class LiveBridge:
     # --- sending -------------------------------------------------------------------------------
 
     async def send_audio(self, pcm16k: bytes) -> None:
-        await self._send("audio", pcm16k)
+        """Caller audio (PCM16 16 kHz), gathered into chunks of `audio_chunk_ms`."""
+        if not self._unsent_audio:
+            self._audio_deadline = asyncio.get_running_loop().call_later(self._audio_chunk_s, self._flush_late_audio)
+        self._unsent_audio += pcm16k
+        if len(self._unsent_audio) >= self._audio_chunk_bytes:
+            await self._send_unsent_audio()
 
     async def send_tool_responses(self, responses: list[types.FunctionResponse]) -> None:
+        await self._send_unsent_audio()
         await self._send("tool", responses)
 
     async def send_text(self, text: str) -> None:
         """A user-role text turn (call opening, DTMF results, crisis guidance) that asks the model to speak."""
+        await self._send_unsent_audio()
         await self._send("text", text)
+
+    async def _send_unsent_audio(self) -> None:
+        """Send the gathered caller audio (taken at once, so concurrent callers keep the order)."""
+        self._cancel_audio_deadline()
+        if self._unsent_audio:
+            chunk = bytes(self._unsent_audio)
+            self._unsent_audio.clear()
+            await self._send("audio", chunk)
+
+    def _flush_late_audio(self) -> None:
+        self._audio_deadline = None
+        self._late_flush = asyncio.create_task(self._send_unsent_audio(), name="gemini-audio-flush")
+
+    def _cancel_audio_deadline(self) -> None:
+        if self._audio_deadline is not None:
+            self._audio_deadline.cancel()
+            self._audio_deadline = None
 
     async def _send(self, kind: str, payload: Any) -> None:
         async with self._send_lock:

@@ -84,6 +84,20 @@ async def test_model_audio_is_played_to_the_caller_as_8khz_mulaw(world):
         assert caller.marks_sent_back and not any(m.cleared for m in caller.marks_sent_back)
 
 
+async def test_each_model_chunk_is_followed_by_a_mark_once_its_frames_are_sent(world):
+    user = await new_user(world.data)
+    async with phone_call(world, user.phone) as (caller, model):
+        for _ in range(3):
+            await model.send_audio(coach_turn(0.4), chunk_ms=400)  # one chunk; no turn end (its flush adds one)
+        await caller.wait_until(lambda: len(caller.marks_sent_back) >= 3, 5, "three marks played")
+        events = [(f.message or {}).get("event") for f in caller.received_frames]
+        marks = [i for i, event in enumerate(events) if event == "mark"]
+        assert len(marks) == 3
+        assert events[marks[-1] - 1] == "media" and events.index("media") < marks[0] < marks[1] < marks[2]
+        assert all(event == "media" for event in events[marks[0] + 1 : marks[1]])  # chunk 2 plays between
+        assert marks[1] - marks[0] - 1 >= 19  # 400 ms is 20 frames (give or take the resampler's carry)
+
+
 # --- barge-in -----------------------------------------------------------------------------------
 
 
@@ -202,6 +216,7 @@ async def test_go_away_resumes_with_the_handle_and_loses_no_caller_audio(world):
         await second.send_turn_complete()
         await caller.wait_until(lambda: caller.played_ms() >= 500, 5, "the resumed model's audio")
         expected = Upsampler8kTo16k().process(ulaw_to_pcm16(caller.sent_audio()))
+    await second.wait_closed()  # caller audio goes out in chunks: the last one is sent as the call ends
     received = first.audio + second.audio
     assert received[: len(expected)] == expected
 

@@ -1,7 +1,9 @@
 """Twilio Media Streams (bidirectional `<Connect><Stream>`): the wire format, pacing and marks.
 
 Inbound: JSON text frames `connected`, `start`, `media`, `mark`, `dtmf`, `stop`. Outbound: `media` frames of
-20 ms mu-law, a `mark` after each model chunk (echoed back by Twilio once played), `clear` on barge-in.
+20 ms mu-law, a `mark` after each model chunk (echoed back by Twilio once played, so the server knows what the
+caller has heard; until the last one is echoed the coach is still `playing`), `clear` on barge-in. Outbound frames are the hot path (50 a second per call): their JSON
+comes from a template, not `json.dumps`.
 Malformed, unexpected or out-of-order (stale `sequenceNumber`) frames are logged and counted, never fatal:
 a bad frame must not drop a call.
 """
@@ -96,16 +98,19 @@ def _body(message: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 
 @dataclass
-class _Mark:
-    name: str
-
-
-@dataclass
 class _Outbound:
-    """Frames and marks waiting to go out, in order."""
+    """Frames waiting to go out, in order, each with whether it ends a model chunk (a mark follows it)."""
 
-    items: deque[bytes | _Mark] = field(default_factory=deque)
+    frames: deque[tuple[bytes, bool]] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _media_message_parts(stream_sid: str) -> tuple[str, str]:
+    """The JSON of an outbound `media` message before and after its base64 payload (which needs no escaping)."""
+    placeholder = "<payload>"
+    template = json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": placeholder}})
+    before, _, after = template.rpartition(placeholder)  # the payload comes last, after any sid
+    return before, after
 
 
 class TwilioMediaTransport:
@@ -124,6 +129,7 @@ class TwilioMediaTransport:
         self._last_sequence = 1  # `start` is message 1
         self._closed = False
         self._generation = 0  # bumped by clear(): a frame popped before a clear must not go out after it
+        self._media_before, self._media_after = _media_message_parts(start.stream_sid)
         self._pacer = asyncio.create_task(self._pace(), name="twilio-pacer")
 
     # --- inbound -------------------------------------------------------------------------------
@@ -197,23 +203,21 @@ class TwilioMediaTransport:
         self._enqueue(self._chunker.flush())
 
     def _enqueue(self, frames: list[bytes]) -> None:
-        if not frames:
-            return
-        self._mark_seq += 1
-        self._outbound.items.extend(frames)
-        self._outbound.items.append(_Mark(f"c{self._mark_seq}"))
-        self._outbound.ready.set()
+        if frames:
+            last = len(frames) - 1
+            self._outbound.frames.extend((frame, index == last) for index, frame in enumerate(frames))
+            self._outbound.ready.set()
 
     async def clear(self) -> None:
         self._generation += 1
-        self._outbound.items.clear()
+        self._outbound.frames.clear()
         self._chunker.clear()
         self._marks_outstanding.clear()  # Twilio echoes them all back after a clear; none means "played"
         await self._send({"event": "clear", "streamSid": self.stream_sid})
 
     @property
     def playing(self) -> bool:
-        return bool(self._outbound.items) or bool(self._marks_outstanding)
+        return bool(self._outbound.frames) or bool(self._marks_outstanding)
 
     async def send_event(self, event: dict[str, Any]) -> None:
         return None
@@ -229,35 +233,44 @@ class TwilioMediaTransport:
             pass  # the far end is already gone
 
     async def _pace(self) -> None:
-        """Hand frames to Twilio at real time, at most PACING_LEAD_S ahead; the first frame of a burst goes at once."""
+        """Hand frames to Twilio at real time, at most PACING_LEAD_S ahead; the first frame of a burst goes at once.
+        A mark follows the last frame of each model chunk; it counts as outstanding from the moment that frame is
+        taken, so `playing` never lapses while the frame waits or is sent."""
         next_due = 0.0
         while True:
-            if not self._outbound.items:
+            if not self._outbound.frames:
                 self._outbound.ready.clear()
                 await self._outbound.ready.wait()
                 continue
-            item = self._outbound.items.popleft()
+            frame, ends_chunk = self._outbound.frames.popleft()
+            mark = self._new_mark() if ends_chunk else None
             generation = self._generation
-            if isinstance(item, _Mark):
-                self._marks_outstanding.add(item.name)
-                await self._send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": item.name}})
-                continue
             now = time.monotonic()
             next_due = max(next_due, now)
             if next_due - now > PACING_LEAD_S:
                 await asyncio.sleep(next_due - now - PACING_LEAD_S)
                 if generation != self._generation:
                     continue
-            payload = base64.b64encode(item).decode()
-            await self._send({"event": "media", "streamSid": self.stream_sid, "media": {"payload": payload}})
+            await self._send_text(self._media_before + base64.b64encode(frame).decode("ascii") + self._media_after)
             if self.on_played is not None:
-                self.on_played(ulaw_to_pcm16(item))
+                self.on_played(ulaw_to_pcm16(frame))
             next_due += FRAME_S
+            if mark is not None and generation == self._generation:
+                await self._send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": mark}})
+
+    def _new_mark(self) -> str:
+        self._mark_seq += 1
+        name = f"c{self._mark_seq}"
+        self._marks_outstanding.add(name)
+        return name
 
     async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_text(json.dumps(message))
+
+    async def _send_text(self, text: str) -> None:
         if self._closed:
             return
         try:
-            await self.websocket.send_text(json.dumps(message))
+            await self.websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError):
             self._closed = True
