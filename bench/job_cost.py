@@ -9,7 +9,7 @@ Statements are counted with a `before_cursor_execute` listener, Redis commands b
 `execute_command` (a Lua script or a pipeline counts as one), CPU with `time.process_time` (this process:
 the Resend fake runs in its own).
 
-Run: PYTHONPATH=. .venv/bin/python bench/job_cost.py [--jobs 1000] [--calls 300] [--concurrency 16]
+Run: .venv/bin/python bench/job_cost.py [--jobs 1000] [--calls 300] [--concurrency 16]
 Environment: as bench/scheduler.py.
 """
 
@@ -19,14 +19,19 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from sqlalchemy import event  # noqa: E402
 
 from bench.scheduler import POSTGRES_ADMIN_DSN, REDIS_URL, RESEND_KEY, _admin, _free_port, start_resend_fake
 from db import accounts
