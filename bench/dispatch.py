@@ -30,10 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-import asyncpg
 import redis.asyncio as redis_asyncio
+
+from services import create_postgres_database, drop_postgres_database
 
 from db import accounts
 from db.engine import make_engine, make_session_factory
@@ -41,7 +42,6 @@ from db.migrate import upgrade
 from tools.dispatch import Actor, dispatch
 from tools.services import build_services
 
-POSTGRES_ADMIN_DSN = os.environ.get("COACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("COACH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # A weekday afternoon in the user's zone and the number's: outside quiet hours and inside the consent floor.
 DAYTIME = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
@@ -105,14 +105,6 @@ async def measure(backend: str, database_url: str, redis_url: str | None, calls:
         await engine.dispose()
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 def run_sqlite(calls: int) -> list[Row]:
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite+aiosqlite:///{directory}/bench.db"
@@ -121,15 +113,12 @@ def run_sqlite(calls: int) -> list[Row]:
 
 
 def run_postgres(calls: int) -> list[Row]:
-    name = f"coach_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = create_postgres_database()
     try:
-        host = POSTGRES_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-        url = f"postgresql+asyncpg://{host}/{name}"
         upgrade(url)
         return asyncio.run(measure("postgres+redis", url, REDIS_URL, calls))
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(url)
 
 
 def print_table(rows: list[Row]) -> None:

@@ -33,11 +33,12 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from sqlalchemy import event  # noqa: E402
 
-from bench.scheduler import POSTGRES_ADMIN_DSN, REDIS_URL, RESEND_KEY, _admin, _free_port, start_resend_fake
+from bench.scheduler import REDIS_URL, RESEND_KEY, _free_port, start_resend_fake
 from db import accounts
 from db.migrate import upgrade
 from db.models import utcnow
 from scheduling import make_due, seed_email_reminders
+from services import create_postgres_database, drop_postgres_database
 from server.config import Settings
 from server.context import AppContext
 from server.logs import configure_logging
@@ -174,19 +175,16 @@ def main() -> None:
     for handler in logging.getLogger().handlers:
         handler.setStream(devnull)  # type: ignore[attr-defined]
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    name = f"coach_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = create_postgres_database()
     port = _free_port()
     resend = start_resend_fake(port)
     try:
-        host = POSTGRES_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-        url = f"postgresql+asyncpg://{host}/{name}"
         upgrade(url)
         costs = asyncio.run(run(url, port, options))
     finally:
         resend.terminate()
         resend.wait(10)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(url)
     print(HEADER)
     for cost in costs:
         print(cost.line())

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-import asyncpg
 from scheduling import WorkerProcess, make_due, seed_email_reminders
+from services import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
 
 from db.engine import make_engine, make_session_factory
@@ -39,7 +38,6 @@ from db.migrate import upgrade
 from db.models import AgentActionHistory, ScheduledJob, utcnow
 from tools.scheduler.queue import job_action_id
 
-POSTGRES_ADMIN_DSN = os.environ.get("COACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("COACH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 RESEND_KEY = "re_bench"
 PER_USER = 5
@@ -141,14 +139,6 @@ async def measure(
     return Round("burst" if rate is None else f"paced {rate:g}/s", workers, jobs, span, lags)
 
 
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000, help="jobs of a burst round")
@@ -157,14 +147,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, default=16)
     options = parser.parse_args()
-    name = f"coach_bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = create_postgres_database()
     port = _free_port()
     resend = start_resend_fake(port)
     rounds = []
     try:
-        host = POSTGRES_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-        url = f"postgresql+asyncpg://{host}/{name}"
         upgrade(url)
         env = {
             "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "COACH_SECRET_KEY": "bench", "NO_PROXY": "127.0.0.1",
@@ -177,7 +164,7 @@ def main() -> None:
     finally:
         resend.terminate()
         resend.wait(10)
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres_database(url)
     print_table(rounds, options.concurrency)
 
 

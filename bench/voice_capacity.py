@@ -48,7 +48,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from audio import coach_turn, speech_8k  # noqa: E402
+from audio import coach_turn  # noqa: E402
 from db import accounts  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402

@@ -14,7 +14,6 @@ import uuid
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 
 from audio import coach_turn, silence, speech_8k
 from db.models import PendingAgentAction
