@@ -1,4 +1,4 @@
-"""Fake Twilio REST API (2010-04-01): create messages, create and update calls.
+"""Fake Twilio REST API (2010-04-01): create and list messages, create, list and update calls.
 
 Point the production client at it with `tools.channels.twilio_client.build_twilio_client(sid, token,
 base_url)`. Answers use Twilio's resource JSON and its legacy error JSON
@@ -38,6 +38,8 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int
     response: dict[str, Any]
+    created: bool
+    """Whether the request created its resource (also when its answer was "lost", see `lose_next_answers`)."""
 
     def param(self, name: str) -> str | None:
         """First value of a form field (Twilio names: `To`, `Body`, `StatusCallbackEvent`...)."""
@@ -50,11 +52,14 @@ class _Failure:
     status: int
     code: int
     message: str
+    after_create: bool = False
+    hang_s: float = 0.0
 
 
 @dataclass
 class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: deque[_Failure] = field(default_factory=deque)
 
@@ -86,7 +91,9 @@ class FakeTwilioAPI:
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
         self.routes = [
             Route(f"{prefix}/Messages.json", self._create_message, methods=["POST"]),
+            Route(f"{prefix}/Messages.json", self._list_messages, methods=["GET"]),
             Route(f"{prefix}/Calls.json", self._create_call, methods=["POST"]),
+            Route(f"{prefix}/Calls.json", self._list_calls, methods=["GET"]),
             Route(f"{prefix}/Calls/{{call_sid}}.json", self._update_call, methods=["POST"]),
         ]
         self.app = Starlette(routes=self.routes)
@@ -100,6 +107,14 @@ class FakeTwilioAPI:
         with self._lock:
             self._state.failures.extend([failure] * n)
 
+    def lose_next_answers(self, n: int, status: int = 500, hang_s: float = 0.0) -> None:
+        """The next `n` creates do create their message or call, then wait `hang_s` (longer than the client's
+        timeout: no answer at all) and answer `status`, as if the answer was lost on the way back (Twilio takes
+        no idempotency key: a blind retry would send twice)."""
+        failure = _Failure(status, 20000 + status, "Injected failure after the resource was created", True, hang_s)
+        with self._lock:
+            self._state.failures.extend([failure] * n)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received, including rejected ones, in arrival order."""
@@ -108,21 +123,21 @@ class FakeTwilioAPI:
 
     @property
     def messages(self) -> list[RecordedRequest]:
-        """Successful message creates."""
-        return self._successful("/Messages.json")
+        """Message creates that created a message."""
+        return self._created("/Messages.json")
 
     @property
     def calls(self) -> list[RecordedRequest]:
-        """Successful call creates."""
-        return self._successful("/Calls.json")
+        """Call creates that created a call."""
+        return self._created("/Calls.json")
 
     @property
     def call_updates(self) -> list[RecordedRequest]:
         """Successful call updates (`POST .../Calls/{CallSid}.json`)."""
         return [r for r in self.requests if "/Calls/" in r.path and r.status < 300]
 
-    def _successful(self, suffix: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith(suffix) and r.status < 300]
+    def _created(self, suffix: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith(suffix) and r.created]
 
     async def _handle(
         self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse], create: bool
@@ -136,10 +151,14 @@ class FakeTwilioAPI:
         elif request.path_params["account"] != self.account_sid:
             response = twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
         elif create and (failure := self._take_failure()):
-            response = failure
+            created = failure.after_create and action(form).status_code < 300
+            response = twilio_error(failure.status, failure.code, failure.message)
+            self._record(request, form, response, created)
+            await asyncio.sleep(failure.hang_s)
+            return response
         else:
             response = action(form)
-        self._record(request, form, response)
+        self._record(request, form, response, create and response.status_code < 300)
         return response
 
     def _authorized(self, request: Request) -> bool:
@@ -152,7 +171,7 @@ class FakeTwilioAPI:
             return False
         return (user, password) == (self.account_sid, self.auth_token)
 
-    def _record(self, request: Request, form: dict[str, list[str]], response: JSONResponse) -> None:
+    def _record(self, request: Request, form: dict[str, list[str]], response: JSONResponse, created: bool) -> None:
         recorded = RecordedRequest(
             method=request.method,
             path=request.url.path,
@@ -160,20 +179,42 @@ class FakeTwilioAPI:
             headers=dict(request.headers),
             status=response.status_code,
             response=json.loads(bytes(response.body)),
+            created=created,
         )
         with self._lock:
             self._state.requests.append(recorded)
 
-    def _take_failure(self) -> JSONResponse | None:
+    def _take_failure(self) -> _Failure | None:
         with self._lock:
-            failure = self._state.failures.popleft() if self._state.failures else None
-        return twilio_error(failure.status, failure.code, failure.message) if failure else None
+            return self._state.failures.popleft() if self._state.failures else None
 
     async def _create_message(self, request: Request) -> JSONResponse:
         return await self._handle(request, self._message_created, create=True)
 
     async def _create_call(self, request: Request) -> JSONResponse:
         return await self._handle(request, self._call_created, create=True)
+
+    async def _list_messages(self, request: Request) -> JSONResponse:
+        return await self._handle(request, lambda _: self._listed(request, "messages", self._state.messages), create=False)
+
+    async def _list_calls(self, request: Request) -> JSONResponse:
+        return await self._handle(request, lambda _: self._listed(request, "calls", self._state.calls), create=False)
+
+    def _listed(self, request: Request, key: str, resources: dict[str, dict[str, Any]]) -> JSONResponse:
+        """One page, newest first, filtered by the `To` and `From` query parameters as Twilio does."""
+        query = request.query_params
+        page_size = int(query.get("PageSize", "50"))
+        with self._lock:
+            matching = [
+                dict(resource)
+                for resource in reversed(resources.values())
+                if all(query.get(name) in (None, resource[name.lower()]) for name in ("To", "From"))
+            ][:page_size]
+        uri = f"{request.url.path}?{request.url.query}"
+        return JSONResponse({
+            key: matching, "end": max(0, len(matching) - 1), "first_page_uri": uri, "next_page_uri": None,
+            "page": 0, "page_size": page_size, "previous_page_uri": None, "start": 0, "uri": uri,
+        })
 
     async def _update_call(self, request: Request) -> JSONResponse:
         call_sid = request.path_params["call_sid"]
@@ -212,6 +253,8 @@ class FakeTwilioAPI:
             "to": first["To"],
             "uri": f"{base}.json",
         }
+        with self._lock:
+            self._state.messages[sid] = resource
         return JSONResponse(resource, status_code=201)
 
     def _call_created(self, form: dict[str, list[str]]) -> JSONResponse:

@@ -1,9 +1,20 @@
-"""SMS and outbound calls through Twilio, with retries and error mapping to our error codes."""
+"""SMS and outbound calls through Twilio, with retries and error mapping to our error codes.
+
+Twilio's REST API takes no idempotency key, so a create whose answer was lost (a 5xx, a timeout, a dropped
+connection) may still have sent the SMS or dialled the call. Before retrying a create, the channel lists the
+recipient's newest messages or calls from our number and adopts one created since the first attempt (same
+body for an SMS) instead of creating it again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import requests
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
@@ -14,6 +25,14 @@ from tools.results import ErrorCode, ToolFailure
 
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
 RECIPIENT_ERRORS = {21211, 21214, 21217, 21401, 21407, 21408, 21610, 21612, 21614}
+CLOCK_SKEW = timedelta(seconds=5)
+"""How far Twilio's `date_created` may lag our clock (it also has whole-second resolution)."""
+RECENT_LOOKUP = 20
+"""Newest resources of a recipient looked at when checking whether a lost create went through."""
+NETWORK_FAILURE_STATUS = 503
+"""A request that got no HTTP answer (timeout, dropped connection) is treated as a 503: retryable, outcome unknown."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,7 +56,13 @@ class TwilioChannel:
                 kwargs["status_callback"] = status_callback
             return self.client.messages.create(**kwargs).sid
 
-        return await self._call(create, "twilio.messages.create")
+        def created_since(since: datetime) -> str | None:
+            for message in self.client.messages.list(to=to, from_=self.from_number, limit=RECENT_LOOKUP):
+                if message.body == body and _created_since(message.date_created, since):
+                    return message.sid
+            return None
+
+        return await self._create(create, created_since, "twilio.messages.create")
 
     async def place_call(self, to: str, twiml: str, status_callback: str) -> PlacedCall:
         """Dial `to`; `twiml` runs when the call is answered.
@@ -61,7 +86,13 @@ class TwilioChannel:
             )
             return PlacedCall(call.sid, call.status)
 
-        return await self._call(create, "twilio.calls.create")
+        def created_since(since: datetime) -> PlacedCall | None:
+            for call in self.client.calls.list(to=to, from_=self.from_number, limit=RECENT_LOOKUP):
+                if _created_since(call.date_created, since):
+                    return PlacedCall(call.sid, call.status)
+            return None
+
+        return await self._create(create, created_since, "twilio.calls.create")
 
     async def hang_up(self, call_sid: str) -> None:
         await self._call(lambda: self.client.calls(call_sid).update(status="completed"), "twilio.calls.update")
@@ -74,15 +105,44 @@ class TwilioChannel:
         twiml = str(response)
         await self._call(lambda: self.client.calls(call_sid).update(twiml=twiml), "twilio.calls.update")
 
+    async def _create(
+        self, create: Callable[[], T], created_since: Callable[[datetime], T | None], what: str
+    ) -> T:
+        """`create()` with retries, where every retry first asks `created_since(first attempt)` whether an
+        earlier attempt went through after all and, if so, returns that resource instead of creating another."""
+        since = datetime.now(UTC) - CLOCK_SKEW
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and (created := created_since(since)) is not None:
+                return created
+            return create()
+
+        return await self._call(attempt, what)
+
     async def _call(self, func, what: str):  # type: ignore[no-untyped-def]
         try:
             return await with_retries(lambda: asyncio.to_thread(func), _status, self.retry, what)
         except TwilioException as exc:
             raise provider_failure(exc) from None
+        except requests.RequestException as exc:
+            raise ToolFailure(
+                ErrorCode.SERVICE_UNAVAILABLE,
+                f"Twilio did not answer: {type(exc).__name__}",
+                {"provider": "twilio", "provider_status": None, "provider_code": None},
+            ) from None
 
 
 def _status(exc: Exception) -> int | None:
+    if isinstance(exc, requests.RequestException):
+        return NETWORK_FAILURE_STATUS
     return getattr(exc, "status", None) if isinstance(exc, TwilioException) else None
+
+
+def _created_since(date_created: datetime | None, since: datetime) -> bool:
+    return date_created is not None and date_created >= since
 
 
 def provider_failure(exc: TwilioException) -> ToolFailure:
