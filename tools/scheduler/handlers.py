@@ -9,17 +9,17 @@ written exactly when the job's result is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
-from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
+from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, TeamMember, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.scheduler import sequences
 from tools.scheduler.outcomes import Outcome, from_result
@@ -43,9 +43,14 @@ def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[
     return "send_sms", {"message": text}
 
 
+def acting_for(user_id: str, team_roles: Iterable[tuple[str, str]]) -> Actor:
+    """The scheduler acting for `user_id`, with their (team, role) pairs, oldest membership first (for the
+    history rows)."""
+    return Actor(user_id, "scheduler", dict(team_roles))
+
+
 async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
-    """The scheduler acting for `user_id` (with their teams, for the history rows)."""
-    return Actor(user_id, "scheduler", {m.team_id: m.role for m in await accounts.memberships(session, user_id)})
+    return acting_for(user_id, ((m.team_id, m.role) for m in await accounts.memberships(session, user_id)))
 
 
 async def deliver(
@@ -60,26 +65,42 @@ async def deliver(
 
 async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     async with services.sessions() as session:
-        reminder = await session.get(Reminder, job.payload["reminder_id"])
-        if reminder is None or reminder.status == "cancelled":
-            return Outcome("skipped")
-        actor = await scheduler_actor(session, reminder.user_id)
+        rows = (
+            await session.execute(  # the reminder and its owner's teams in one query
+                select(Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message)
+                .add_columns(TeamMember.team_id, TeamMember.role)
+                .outerjoin(TeamMember, TeamMember.user_id == Reminder.user_id)
+                .where(Reminder.id == job.payload["reminder_id"])
+                .order_by(TeamMember.created_at)
+            )
+        ).all()
+    if not rows or rows[0].status == "cancelled":
+        return Outcome("skipped")
+    reminder = rows[0]
+    actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
     tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
     return await deliver(services, job, actor, tool, args, on_finish)
 
 
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
-    """A recurring reminder gets its next occurrence (wall-clock time kept across DST); a one-off its status."""
-    reminder = await session.get(Reminder, job.payload["reminder_id"])
-    if reminder is None or reminder.status == "cancelled":
-        return
-    following = (
-        next_occurrence(reminder.recurrence, reminder.remind_at.astimezone(ZoneInfo(reminder.timezone)), job.due_at)
-        if reminder.recurrence
-        else None
+    """A one-off reminder gets its status; a recurring one its next occurrence (wall-clock time kept across
+    DST), or its status once the series has ended. A cancelled reminder stays cancelled. A one-off is
+    settled with one update (the common case), a recurring one is read first."""
+    reminder_id = job.payload["reminder_id"]
+    status = "sent" if outcome.succeeded else outcome.status
+    not_cancelled = (Reminder.id == reminder_id, Reminder.status != "cancelled")
+    one_off = (
+        update(Reminder).where(*not_cancelled, Reminder.recurrence.is_(None)).values(status=status)
+        .execution_options(synchronize_session=False)
     )
+    if (await session.execute(one_off)).rowcount == 1:
+        return
+    reminder = await session.scalar(select(Reminder).where(*not_cancelled, Reminder.recurrence.is_not(None)))
+    if reminder is None:
+        return
+    following = next_occurrence(reminder.recurrence, reminder.remind_at.astimezone(ZoneInfo(reminder.timezone)), job.due_at)
     if following is None:
-        reminder.status = "sent" if outcome.succeeded else outcome.status
+        reminder.status = status
         return
     await insert_jobs(
         session,
