@@ -24,7 +24,7 @@ from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
 from tools.execution import (
-    Actor, Subject, execute, gather_facts, parse_args, prepare, record_denial, subject_of,
+    Actor, OnFinish, Subject, execute, gather_facts, parse_args, prepare, record_denial, subject_of,
 )
 from tools.executors import Prepared
 from tools.log_context import action_context
@@ -32,7 +32,7 @@ from tools.metrics import ACTIONS, DISPATCH_SECONDS
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
-__all__ = ["Actor", "dispatch"]
+__all__ = ["Actor", "OnFinish", "dispatch"]
 
 # Actions these sources run were set up beforehand (a reminder the user asked for, an operator's command):
 # every denial still applies — quiet hours, consent, limits, content — but nobody is there to say yes.
@@ -47,12 +47,16 @@ async def dispatch(
     raw_args: dict[str, Any],
     confidence: float | None = None,
     action_id: str | None = None,
+    on_finish: OnFinish | None = None,
 ) -> AgentToolResult:
     """Run one tool call for `actor` through policy; never raises for a refused or failed action.
 
     `action_id` is an idempotency key (32 characters at most): when history already holds that action as
     executed, or it is waiting as a pending action, the recorded outcome is returned and nothing runs
     again. The scheduler derives it from the job, so a job retried after a crash never sends twice.
+    `on_finish(session, result)` runs in the transaction that writes the action's outcome to history
+    (denied, proposed, executed or failed); it does not run when nothing is written (an unknown tool or
+    user, an outcome already recorded, confirming or cancelling a pending action).
     """
     started = time.perf_counter()
     if tool in PENDING_TOOLS:
@@ -62,7 +66,7 @@ async def dispatch(
         else:
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
-        result = await _dispatch_action(services, actor, tool, raw_args, confidence, action_id)
+        result = await _dispatch_action(services, actor, tool, raw_args, confidence, action_id, on_finish)
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
     return result
@@ -110,6 +114,7 @@ async def _dispatch_action(
     raw_args: dict[str, Any],
     confidence: float | None,
     action_id: str | None,
+    on_finish: OnFinish | None,
 ) -> AgentToolResult:
     """Everything dispatch reads before deciding (the user, a recorded outcome, settings, facts) comes
     from one read-only session, closed before anything is written."""
@@ -132,8 +137,10 @@ async def _dispatch_action(
                 found = failure
     with action_context(record.action_id):
         if isinstance(found, ToolFailure):
-            return await record_denial(services, record, dict(raw_args or {}), found.code, found.message)
-        return await _decide_and_act(services, actor, record, found)
+            return await record_denial(
+                services, record, dict(raw_args or {}), found.code, found.message, on_finish=on_finish
+            )
+        return await _decide_and_act(services, actor, record, found, on_finish)
 
 
 @dataclass(frozen=True)
@@ -164,15 +171,17 @@ async def _look_up(
     return _Found(subject, prepared, facts)
 
 
-async def _decide_and_act(services: ToolServices, actor: Actor, record: ActionRecord, found: _Found) -> AgentToolResult:
+async def _decide_and_act(
+    services: ToolServices, actor: Actor, record: ActionRecord, found: _Found, on_finish: OnFinish | None
+) -> AgentToolResult:
     policy = TOOL_POLICIES[record.tool]
     preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
     decision = decide(found.facts, found.subject.settings, at_execution=preauthorized)
     record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
     if decision.outcome is Outcome.DENY:
         return await record_denial(
-            services, record, found.facts.args, decision.code, decision.message, decision.details
+            services, record, found.facts.args, decision.code, decision.message, decision.details, on_finish
         )
     if decision.outcome is Outcome.CONFIRM:
-        return await pending.propose(services, actor, record, found.facts, decision, found.prepared.summary)
-    return await execute(services, record, found.subject, found.prepared.args, found.facts.args)
+        return await pending.propose(services, actor, record, found.facts, decision, found.prepared.summary, on_finish)
+    return await execute(services, record, found.subject, found.prepared.args, found.facts.args, on_finish)

@@ -4,7 +4,7 @@ whom (Subject), argument parsing, the facts policy needs, execution with quota, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,11 @@ from tools.services import ToolServices
 from tools.timespec import TimeSpecError, zone_named
 
 log = logging.getLogger("coach.actions")
+
+# `on_finish(session, result)` runs in the transaction that writes an action's outcome to history, before
+# it commits, so a caller's own record of the outcome (a pending action's row, a scheduled job's status)
+# is written with it or not at all.
+OnFinish = Callable[[AsyncSession, AgentToolResult], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -184,16 +189,20 @@ async def record_denial(
     code: str | ErrorCode | None,
     message: str,
     details: dict[str, Any] | None = None,
+    on_finish: OnFinish | None = None,
 ) -> AgentToolResult:
     code = ErrorCode(code or ErrorCode.PERMISSION_DENIED)
     if code is ErrorCode.CONTENT_BLOCKED:
         payload = record.redact(payload, redact)
     record.trace("tool_result", success=False, code=code.value)
+    result = AgentToolResult.fail(code, message, details)
     async with services.sessions() as session:
         await record.write(session, "denied", payload, error_code=code.value, error_message=message)
+        if on_finish is not None:
+            await on_finish(session, result)
         await session.commit()
     log.info("action denied", extra={"tool": record.tool, "code": code.value})
-    return AgentToolResult.fail(code, message, details)
+    return result
 
 
 async def execute(
@@ -202,15 +211,12 @@ async def execute(
     subject: Subject,
     args: ToolArgs,
     payload: dict[str, Any],
-    on_finish: Callable[[AsyncSession, str, dict[str, Any] | None], Any] | None = None,
+    on_finish: OnFinish | None = None,
 ) -> AgentToolResult:
-    """Reserve quota, run the executor, record the outcome. `on_finish(session, status, result)` lets the
-    pending-action path update its row in the same transaction as the history row."""
+    """Reserve quota, run the executor, record the outcome (with `on_finish`)."""
     policy = TOOL_POLICIES[record.tool]
-    reservation = await _reserve(services, record, subject, policy, payload)
+    reservation = await _reserve(services, record, subject, policy, payload, on_finish)
     if isinstance(reservation, AgentToolResult):
-        if on_finish is not None:
-            await _finish_only(services, on_finish, "failed", reservation.to_json())
         return reservation
     async with services.sessions() as session:
         run = Execution(session, services, subject.user, subject.settings, record.action_id, record.source, services.clock())
@@ -228,7 +234,7 @@ async def execute(
         result = AgentToolResult.ok(data, message=f"{record.tool} done")
         await record.write(session, "executed", payload, result=data)
         if on_finish is not None:
-            await on_finish(session, "executed", data)
+            await on_finish(session, result)
         await session.commit()
     if reservation is not None:
         await _commit_quota(services, reservation)
@@ -237,7 +243,8 @@ async def execute(
 
 
 async def _reserve(
-    services: ToolServices, record: ActionRecord, subject: Subject, policy: ToolPolicy, payload: dict[str, Any]
+    services: ToolServices, record: ActionRecord, subject: Subject, policy: ToolPolicy, payload: dict[str, Any],
+    on_finish: OnFinish | None,
 ) -> Reservation | AgentToolResult | None:
     """Hold one unit of today's quota, or the denial to return. Redis down -> SERVICE_UNAVAILABLE (fail closed)."""
     if policy.quota_channel is None:
@@ -250,14 +257,15 @@ async def _reserve(
         )
     except QuotaBackendUnavailable:
         return await record_denial(
-            services, record, payload, ErrorCode.SERVICE_UNAVAILABLE, "rate limiting is unavailable, so nothing is sent"
+            services, record, payload, ErrorCode.SERVICE_UNAVAILABLE, "rate limiting is unavailable, so nothing is sent",
+            on_finish=on_finish,
         )
     if isinstance(held, QuotaExceeded):
         what = "daily" if held.reason == "daily_limit" else "per-minute"
         return await record_denial(
             services, record, payload, ErrorCode.RATE_LIMITED,
             f"the {what} limit of {held.limit} {policy.quota_channel} is reached",
-            {"retry_at": held.retry_at.isoformat(), "limit": held.limit, "reason": held.reason},
+            {"retry_at": held.retry_at.isoformat(), "limit": held.limit, "reason": held.reason}, on_finish,
         )
     return held
 
@@ -278,14 +286,14 @@ async def _failed(
     payload: dict[str, Any],
     reservation: Reservation | None,
     failure: ToolFailure,
-    on_finish: Callable[[AsyncSession, str, dict[str, Any] | None], Any] | None,
+    on_finish: OnFinish | None,
 ) -> AgentToolResult:
     """A failed action keeps what the executor recorded (e.g. a carrier opt-out) and gives its quota back."""
     record.trace("tool_result", success=False, code=failure.code.value)
     result = AgentToolResult.fail(failure.code, failure.message, failure.details)
     await record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
     if on_finish is not None:
-        await on_finish(session, "failed", result.to_json())
+        await on_finish(session, result)
     await session.commit()
     if reservation is not None:
         try:
@@ -295,8 +303,3 @@ async def _failed(
     log.info("action failed", extra={"tool": record.tool, "code": failure.code.value})
     return result
 
-
-async def _finish_only(services: ToolServices, on_finish: Callable[..., Any], status: str, result: dict[str, Any]) -> None:
-    async with services.sessions() as session:
-        await on_finish(session, status, result)
-        await session.commit()

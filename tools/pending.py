@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import AgentActionFeedback, PendingAgentAction
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
-from tools.execution import Actor, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial
+from tools.execution import (
+    Actor, OnFinish, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial,
+)
 from tools.log_context import action_context
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
@@ -51,10 +53,19 @@ def _prompt(tool: str, args: dict[str, Any], summary: str | None = None) -> str:
 
 async def propose(
     services: ToolServices, actor: Actor, record: ActionRecord, facts: ActionFacts, decision: Decision,
-    summary: str | None = None,
+    summary: str | None = None, on_finish: OnFinish | None = None,
 ) -> AgentToolResult:
     now = services.clock()
     prompt = _prompt(record.tool, facts.args, summary)
+    who = "a team admin's approval" if decision.requires_admin else "your confirmation"
+    result = AgentToolResult(
+        success=True,
+        needs_confirmation=True,
+        pending_action_id=record.action_id,
+        confidence_score=record.confidence,
+        data={"reason": decision.code, "requires_admin": decision.requires_admin, "expires_at": (now + LIFETIME).isoformat()},
+        message=f"{decision.message} {prompt}" + (f" This needs {who}." if decision.requires_admin else ""),
+    )
     async with services.sessions() as session:
         session.add(
             PendingAgentAction(
@@ -77,19 +88,13 @@ async def propose(
         )
         record.trace("tool_result", success=True, pending=True)
         await record.write(session, "proposed", facts.args)
+        if on_finish is not None:
+            await on_finish(session, result)
         await session.commit()
     await services.events.publish(
         record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool, "args": facts.args}
     )
-    who = "a team admin's approval" if decision.requires_admin else "your confirmation"
-    return AgentToolResult(
-        success=True,
-        needs_confirmation=True,
-        pending_action_id=record.action_id,
-        confidence_score=record.confidence,
-        data={"reason": decision.code, "requires_admin": decision.requires_admin, "expires_at": (now + LIFETIME).isoformat()},
-        message=f"{decision.message} {prompt}" + (f" This needs {who}." if decision.requires_admin else ""),
-    )
+    return result
 
 
 async def _visible_pending(session: AsyncSession, actor: Actor, action_id: str) -> PendingAgentAction | None:
@@ -172,8 +177,9 @@ async def confirm(
             await session.commit()
         await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "confirmed"})
 
-        async def finish(session: AsyncSession, status: str, result: dict[str, Any] | None) -> None:
-            await _transition(session, pending.id, "executing", status, result=result)
+        async def finish(session: AsyncSession, result: AgentToolResult) -> None:
+            status, data = ("executed", result.data) if result.success else ("failed", result.to_json())
+            await _transition(session, pending.id, "executing", status, result=data)
 
         return await execute(services, record, subject, args, facts.args, on_finish=finish)
 

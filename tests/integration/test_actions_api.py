@@ -476,6 +476,20 @@ async def test_resend_server_error_is_retried_and_sends_one_email(client, ctx, p
     assert len(providers.resend.emails) == 1
 
 
+async def test_unreachable_resend_is_service_unavailable_and_recorded_as_failed(backend, providers):
+    settings = make_settings(backend, **{**providers.settings(), "RESEND_BASE_URL": "http://127.0.0.1:1"})
+    async with running_app(settings) as application, http_client(application) as http:
+        ctx = application.state.ctx
+        daytime_clock(ctx)
+        user = await new_user(ctx)
+        action_id = await propose(http, user, "send_email", {"subject": "Plan", "body": "Your week"})
+        response = await confirm(http, user, action_id)
+        rows = await history_rows(ctx, action_id=action_id)
+    assert (response.status_code, error_code(response)) == (503, "SERVICE_UNAVAILABLE")
+    assert response.json()["error"]["details"]["provider_error"] == "transport_error"
+    assert [row.status for row in rows] == ["proposed", "confirmed", "failed"]
+
+
 # --- when and whether -------------------------------------------------------------------------
 
 

@@ -1,25 +1,26 @@
 """One handler per job kind: check that the job still applies, then reach the user through `dispatch()`.
 
-A handler's `run` never writes the job; it returns an Outcome. `settle`, when a kind has one, runs in the
-transaction that finishes the job (only once the job is over: done, failed or cancelled), so what follows a
-job — a recurring reminder's next occurrence, a sequence's next step — is written exactly when the job's
-result is.
+A handler's `run` never writes the job; it returns an Outcome, and hands dispatch the runner's
+`on_finish`, which finishes the job in the transaction that records the action. `settle`, when a kind has
+one, runs in the transaction that finishes the job (only once the job is over: done, failed or
+cancelled), so what follows a job — a recurring reminder's next occurrence, a sequence's next step — is
+written exactly when the job's result is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
-from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
-from tools.dispatch import Actor, dispatch
+from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, TeamMember, UserAgentSettings
+from tools.dispatch import Actor, OnFinish, dispatch
 from tools.scheduler import sequences
 from tools.scheduler.outcomes import Outcome, from_result
 from tools.scheduler.queue import insert_jobs, job_action_id, new_job
@@ -29,7 +30,7 @@ from tools.timespec import next_occurrence
 
 @dataclass(frozen=True)
 class JobKind:
-    run: Callable[[ToolServices, ScheduledJob], Awaitable[Outcome]]
+    run: Callable[[ToolServices, ScheduledJob, OnFinish], Awaitable[Outcome]]
     settle: Callable[[AsyncSession, ScheduledJob, Outcome, datetime], Awaitable[None]] | None = None
 
 
@@ -42,41 +43,64 @@ def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[
     return "send_sms", {"message": text}
 
 
+def acting_for(user_id: str, team_roles: Iterable[tuple[str, str]]) -> Actor:
+    """The scheduler acting for `user_id`, with their (team, role) pairs, oldest membership first (for the
+    history rows)."""
+    return Actor(user_id, "scheduler", dict(team_roles))
+
+
 async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
-    """The scheduler acting for `user_id` (with their teams, for the history rows)."""
-    return Actor(user_id, "scheduler", {m.team_id: m.role for m in await accounts.memberships(session, user_id)})
+    return acting_for(user_id, ((m.team_id, m.role) for m in await accounts.memberships(session, user_id)))
 
 
-async def deliver(services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any]) -> Outcome:
+async def deliver(
+    services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any], on_finish: OnFinish
+) -> Outcome:
     """Run `tool` as the scheduler, with the job's action id as the idempotency key."""
-    return from_result(await dispatch(services, actor, tool, args, action_id=job_action_id(job.id)))
+    return from_result(await dispatch(services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish))
 
 
 # --- reminders the user asked for ---------------------------------------------------------------
 
 
-async def run_reminder(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     async with services.sessions() as session:
-        reminder = await session.get(Reminder, job.payload["reminder_id"])
-        if reminder is None or reminder.status == "cancelled":
-            return Outcome("skipped")
-        actor = await scheduler_actor(session, reminder.user_id)
+        rows = (
+            await session.execute(  # the reminder and its owner's teams in one query
+                select(Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message)
+                .add_columns(TeamMember.team_id, TeamMember.role)
+                .outerjoin(TeamMember, TeamMember.user_id == Reminder.user_id)
+                .where(Reminder.id == job.payload["reminder_id"])
+                .order_by(TeamMember.created_at)
+            )
+        ).all()
+    if not rows or rows[0].status == "cancelled":
+        return Outcome("skipped")
+    reminder = rows[0]
+    actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
     tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
-    return await deliver(services, job, actor, tool, args)
+    return await deliver(services, job, actor, tool, args, on_finish)
 
 
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
-    """A recurring reminder gets its next occurrence (wall-clock time kept across DST); a one-off its status."""
-    reminder = await session.get(Reminder, job.payload["reminder_id"])
-    if reminder is None or reminder.status == "cancelled":
-        return
-    following = (
-        next_occurrence(reminder.recurrence, reminder.remind_at.astimezone(ZoneInfo(reminder.timezone)), job.due_at)
-        if reminder.recurrence
-        else None
+    """A one-off reminder gets its status; a recurring one its next occurrence (wall-clock time kept across
+    DST), or its status once the series has ended. A cancelled reminder stays cancelled. A one-off is
+    settled with one update (the common case), a recurring one is read first."""
+    reminder_id = job.payload["reminder_id"]
+    status = "sent" if outcome.succeeded else outcome.status
+    not_cancelled = (Reminder.id == reminder_id, Reminder.status != "cancelled")
+    one_off = (
+        update(Reminder).where(*not_cancelled, Reminder.recurrence.is_(None)).values(status=status)
+        .execution_options(synchronize_session=False)
     )
+    if (await session.execute(one_off)).rowcount == 1:
+        return
+    reminder = await session.scalar(select(Reminder).where(*not_cancelled, Reminder.recurrence.is_not(None)))
+    if reminder is None:
+        return
+    following = next_occurrence(reminder.recurrence, reminder.remind_at.astimezone(ZoneInfo(reminder.timezone)), job.due_at)
     if following is None:
-        reminder.status = "sent" if outcome.succeeded else outcome.status
+        reminder.status = status
         return
     await insert_jobs(
         session,
@@ -104,7 +128,7 @@ async def _habit_and_settings(session: AsyncSession, job: ScheduledJob) -> tuple
     return (habit, settings) if settings.habit_reminders_enabled else None
 
 
-async def run_habit_reminder(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     day = date.fromisoformat(job.payload["date"])
     async with services.sessions() as session:
         found = await _habit_and_settings(session, job)
@@ -120,10 +144,10 @@ async def run_habit_reminder(services: ToolServices, job: ScheduledJob) -> Outco
         actor = await scheduler_actor(session, habit.user_id)
     text = f"Reminder: {habit.name} at {habit.reminder_time}."
     tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args)
+    return await deliver(services, job, actor, tool, args, on_finish)
 
 
-async def run_streak_protection(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     """Only for a streak worth protecting: done yesterday, not yet today."""
     day = date.fromisoformat(job.payload["date"])
     async with services.sessions() as session:
@@ -137,10 +161,10 @@ async def run_streak_protection(services: ToolServices, job: ScheduledJob) -> Ou
         actor = await scheduler_actor(session, habit.user_id)
     text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
     tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args)
+    return await deliver(services, job, actor, tool, args, on_finish)
 
 
-async def run_goal_checkin(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     assert job.user_id is not None
     async with services.sessions() as session:
         settings = await accounts.user_settings(session, job.user_id)
@@ -152,10 +176,10 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob) -> Outcome
         actor = await scheduler_actor(session, job.user_id)
     text = f"Goal check-in: how are these going? {', '.join(goals)}."
     tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
-    return await deliver(services, job, actor, tool, args)
+    return await deliver(services, job, actor, tool, args, on_finish)
 
 
-async def run_proactive_outreach(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     assert job.user_id is not None
     async with services.sessions() as session:
         settings = await accounts.user_settings(session, job.user_id)
@@ -163,13 +187,13 @@ async def run_proactive_outreach(services: ToolServices, job: ScheduledJob) -> O
             return Outcome("skipped")
         actor = await scheduler_actor(session, job.user_id)
     text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
-    return await deliver(services, job, actor, "send_sms", {"message": text})
+    return await deliver(services, job, actor, "send_sms", {"message": text}, on_finish)
 
 
 # --- action sequences --------------------------------------------------------------------------
 
 
-async def run_sequence_step(services: ToolServices, job: ScheduledJob) -> Outcome:
+async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     index = int(job.payload["step"])
     async with services.sessions() as session:
         sequence = await session.get(ActionSequence, job.payload["sequence_id"])
@@ -179,7 +203,7 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob) -> Outcom
             return Outcome("skipped")
         actor = await scheduler_actor(session, sequence.user_id)
     step = sequence.steps[index]
-    return await deliver(services, job, actor, step["tool"], step.get("args") or {})
+    return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish)
 
 
 async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:

@@ -15,7 +15,6 @@ from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders
 from db.models import PendingAgentAction
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
-from tools.scheduler.handlers import KINDS
 from tools.scheduler.outcomes import Backoff
 from tools.scheduler.queue import DEFAULT_LEASE, job_action_id
 
@@ -115,19 +114,18 @@ async def test_an_expired_pending_action_becomes_expired_with_a_history_row(ctx,
     assert statuses == ["proposed", "expired"]
 
 
-async def test_a_job_left_running_by_a_dead_worker_is_retried_without_sending_twice(ctx, clock, worker, providers):
+async def test_a_job_whose_lease_lapsed_is_run_by_another_worker_and_never_sent_twice(ctx, clock, worker, providers):
     user = await new_user(ctx, timezone="America/Los_Angeles")
     reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms")
     clock.set(local(LA, 2026, 11, 24, 12, 0))
-    dying = Worker(ctx.services, worker_id="worker-dies")
-    [claimed] = await dying.claim(10)
-    await KINDS[claimed.kind].run(ctx.services, claimed)  # the send happened; the worker dies before finishing
-    assert len(providers.twilio.messages) == 1
+    stalled = Worker(ctx.services, worker_id="worker-stalls")
+    [claimed] = await stalled.claim(10)
     assert await worker.run_due() == 0  # its lease still holds
     clock.advance(DEFAULT_LEASE + timedelta(seconds=1))
     assert await worker.run_due() == 1
+    await stalled.run_job(claimed)  # the stalled worker wakes up and runs the job it claimed
     finished = await job(ctx, reminder.id)
-    assert (finished.status, finished.attempts) == ("done", 2)
+    assert (finished.status, finished.attempts, finished.locked_by) == ("done", 2, None)
     assert len(providers.twilio.messages) == 1
     executed = [row for row in await history_rows(ctx, action_id=job_action_id(reminder.id)) if row.status == "executed"]
     assert len(executed) == 1
