@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -24,6 +25,8 @@ class ActionRecord:
     source: str
     risk_level: str
     confidence: float | None
+    attempted_since: datetime | None = None
+    """Set when an earlier attempt of this action may have reached a provider: since when (see `dispatch`)."""
     started: float = field(default_factory=time.perf_counter)
     _traces: list[dict[str, Any]] = field(default_factory=list)  # agent_execution_traces rows to insert
 

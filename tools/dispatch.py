@@ -10,6 +10,7 @@ Every step is recorded in `agent_action_history` and `agent_execution_traces`.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,12 +49,16 @@ async def dispatch(
     confidence: float | None = None,
     action_id: str | None = None,
     on_finish: OnFinish | None = None,
+    attempted_since: datetime | None = None,
 ) -> AgentToolResult:
     """Run one tool call for `actor` through policy; never raises for a refused or failed action.
 
     `action_id` is an idempotency key (32 characters at most): when history already holds that action as
     executed, or it is waiting as a pending action, the recorded outcome is returned and nothing runs
     again. The scheduler derives it from the job, so a job retried after a crash never sends twice.
+    `attempted_since`: an earlier attempt of this action may have reached a provider without its outcome
+    being recorded (a scheduled job run again after a crash or a lost lease), at that time or later.
+    Channels with no idempotency key of their own (Twilio) then look for what it sent before sending.
     `on_finish(session, result)` runs in the transaction that writes the action's outcome to history
     (denied, proposed, executed or failed); it does not run when nothing is written (an unknown tool or
     user, an outcome already recorded, confirming or cancelling a pending action).
@@ -66,7 +71,9 @@ async def dispatch(
         else:
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
-        result = await _dispatch_action(services, actor, tool, raw_args, confidence, action_id, on_finish)
+        result = await _dispatch_action(
+            services, actor, tool, raw_args, confidence, action_id, on_finish, attempted_since
+        )
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
     return result
@@ -115,6 +122,7 @@ async def _dispatch_action(
     confidence: float | None,
     action_id: str | None,
     on_finish: OnFinish | None,
+    attempted_since: datetime | None,
 ) -> AgentToolResult:
     """Everything dispatch reads before deciding (the user, a recorded outcome, settings, facts) comes
     from one read-only session, closed before anything is written."""
@@ -127,7 +135,7 @@ async def _dispatch_action(
             return recorded
         record = ActionRecord(
             action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
-            TOOL_POLICIES[tool].risk.value, None,
+            TOOL_POLICIES[tool].risk.value, None, attempted_since,
         )
         with action_context(record.action_id):
             record.trace("tool_call", args=raw_args, source=actor.source)

@@ -219,7 +219,10 @@ async def execute(
     if isinstance(reservation, AgentToolResult):
         return reservation
     async with services.sessions() as session:
-        run = Execution(session, services, subject.user, subject.settings, record.action_id, record.source, services.clock())
+        run = Execution(
+            session, services, subject.user, subject.settings, record.action_id, record.source, services.clock(),
+            record.attempted_since,
+        )
         try:
             data = await EXECUTORS[record.tool](run, args)
             await fire_triggers(session, record.user_id, record.tool, data, run.now)  # sequences waiting on this

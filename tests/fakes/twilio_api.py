@@ -71,8 +71,8 @@ def twilio_error(status: int, code: int, message: str) -> JSONResponse:
     )
 
 
-def _now_rfc2822() -> str:
-    return format_datetime(datetime.now(UTC))
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC))
 
 
 def _sid(prefix: str) -> str:
@@ -86,6 +86,8 @@ class FakeTwilioAPI:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.delay_s = delay_s
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """Twilio's clock, for `date_created` and the like: a test may share its own clock with the fake."""
         self._lock = threading.Lock()
         self._state = _State()
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
@@ -229,7 +231,7 @@ class FakeTwilioAPI:
         if not first.get("Body") and "MediaUrl" not in first and "ContentSid" not in first:
             return twilio_error(400, 21602, "Message body is required.")
         sid = _sid("SM")
-        now = _now_rfc2822()
+        now = _rfc2822(self.clock())
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
         resource = {
             "account_sid": self.account_sid,
@@ -266,7 +268,7 @@ class FakeTwilioAPI:
         if not ({"Url", "Twiml", "ApplicationSid"} & first.keys()):
             return twilio_error(400, 21200, "Either Url, Twiml or ApplicationSid is required")
         sid = _sid("CA")
-        now = _now_rfc2822()
+        now = _rfc2822(self.clock())
         base = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}"
         resource = {
             "account_sid": self.account_sid,
@@ -312,6 +314,6 @@ class FakeTwilioAPI:
             status = form.get("Status", [None])[0]
             if status in ("completed", "canceled"):
                 resource["status"] = status
-                resource["end_time"] = _now_rfc2822()
-            resource["date_updated"] = _now_rfc2822()
+                resource["end_time"] = _rfc2822(self.clock())
+            resource["date_updated"] = _rfc2822(self.clock())
             return JSONResponse(dict(resource))

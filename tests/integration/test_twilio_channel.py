@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -75,6 +76,23 @@ async def test_a_call_whose_answer_was_lost_is_found_not_dialled_again(fake):
     [call] = twilio.calls
     assert call.param("To") == RECIPIENT
     assert placed.sid == twilio.requests[1].response["calls"][0]["sid"]
+
+
+async def test_an_earlier_attempt_that_got_through_is_adopted_before_any_create(fake):
+    twilio, url = fake
+    channel = channel_to(url)
+    attempted = datetime.now(UTC)
+    first = await channel.send_sms(RECIPIENT, "Take your vitamins")  # an earlier attempt, outcome not recorded
+    again = await channel.send_sms(RECIPIENT, "Take your vitamins", attempted_since=attempted)
+    assert again == first
+    assert [r.method for r in twilio.requests] == ["POST", "GET"]
+
+
+async def test_an_earlier_attempt_that_sent_nothing_is_looked_for_then_sent(fake):
+    twilio, url = fake
+    await channel_to(url).send_sms(RECIPIENT, "Meditate", attempted_since=datetime.now(UTC))
+    assert [r.method for r in twilio.requests] == ["GET", "POST"]
+    assert [sms.param("Body") for sms in twilio.messages] == ["Meditate"]
 
 
 async def test_an_unreachable_twilio_fails_as_service_unavailable(fake):

@@ -3,7 +3,9 @@
 Twilio's REST API takes no idempotency key, so a create whose answer was lost (a 5xx, a timeout, a dropped
 connection) may still have sent the SMS or dialled the call. Before retrying a create, the channel lists the
 recipient's newest messages or calls from our number and adopts one created since the first attempt (same
-body for an SMS) instead of creating it again.
+body for an SMS) instead of creating it again. A caller that knows an earlier attempt of the same action may
+have got through (a scheduled job run again after a crash) passes `attempted_since`: the look-up then comes
+before the first create too.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ class TwilioChannel:
         self.from_number = from_number
         self.retry = retry
 
-    async def send_sms(self, to: str, body: str, status_callback: str | None = None) -> str:
-        """Send an SMS; returns the message sid."""
+    async def send_sms(
+        self, to: str, body: str, status_callback: str | None = None, *, attempted_since: datetime | None = None
+    ) -> str:
+        """Send an SMS; returns the message sid (of the one already sent, if an earlier attempt got through)."""
 
         def create() -> str:
             kwargs = {"to": to, "from_": self.from_number, "body": body}
@@ -62,9 +66,11 @@ class TwilioChannel:
                     return message.sid
             return None
 
-        return await self._create(create, created_since, "twilio.messages.create")
+        return await self._create(create, created_since, "twilio.messages.create", attempted_since)
 
-    async def place_call(self, to: str, twiml: str, status_callback: str) -> PlacedCall:
+    async def place_call(
+        self, to: str, twiml: str, status_callback: str, *, attempted_since: datetime | None = None
+    ) -> PlacedCall:
         """Dial `to`; `twiml` runs when the call is answered.
 
         Answering-machine detection runs asynchronously (the conversation starts at once) and reports
@@ -92,7 +98,7 @@ class TwilioChannel:
                     return PlacedCall(call.sid, call.status)
             return None
 
-        return await self._create(create, created_since, "twilio.calls.create")
+        return await self._create(create, created_since, "twilio.calls.create", attempted_since)
 
     async def hang_up(self, call_sid: str) -> None:
         await self._call(lambda: self.client.calls(call_sid).update(status="completed"), "twilio.calls.update")
@@ -106,17 +112,20 @@ class TwilioChannel:
         await self._call(lambda: self.client.calls(call_sid).update(twiml=twiml), "twilio.calls.update")
 
     async def _create(
-        self, create: Callable[[], T], created_since: Callable[[datetime], T | None], what: str
+        self, create: Callable[[], T], created_since: Callable[[datetime], T | None], what: str,
+        attempted_since: datetime | None,
     ) -> T:
-        """`create()` with retries, where every retry first asks `created_since(first attempt)` whether an
-        earlier attempt went through after all and, if so, returns that resource instead of creating another."""
-        since = datetime.now(UTC) - CLOCK_SKEW
+        """`create()` with retries, where every retry (and, with `attempted_since`, the first attempt too) first
+        asks `created_since(earliest attempt)` whether an earlier attempt went through after all and, if so,
+        returns that resource instead of creating another."""
+        since = (attempted_since or datetime.now(UTC)) - CLOCK_SKEW
+        look_first = attempted_since is not None
         attempts = 0
 
         def attempt() -> T:
             nonlocal attempts
             attempts += 1
-            if attempts > 1 and (created := created_since(since)) is not None:
+            if (attempts > 1 or look_first) and (created := created_since(since)) is not None:
                 return created
             return create()
 

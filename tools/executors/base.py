@@ -25,6 +25,8 @@ class Execution:
     action_id: str
     source: str
     now: datetime
+    attempted_since: datetime | None = None
+    """When an earlier attempt of this action may have reached a provider (see `dispatch`), since when."""
 
     @property
     def zone(self) -> ZoneInfo:

@@ -51,7 +51,7 @@ async def _suppress_if_unsubscribed(run: Execution, failure: ToolFailure, phone:
 async def send_sms(run: Execution, args: SendSms) -> dict[str, Any]:
     phone = _user_phone(run)
     try:
-        sid = await _twilio(run).send_sms(phone, args.message)
+        sid = await _twilio(run).send_sms(phone, args.message, attempted_since=run.attempted_since)
     except ToolFailure as failure:
         await _suppress_if_unsubscribed(run, failure, phone, "sms")
         raise
@@ -106,7 +106,10 @@ async def make_voice_call(run: Execution, args: MakeVoiceCall) -> dict[str, Any]
     stream.parameter(name="purpose", value=args.call_type)
     response.append(connect)
     try:
-        placed = await twilio.place_call(phone, str(response), f"{run.services.public_url.rstrip('/')}/twilio/status")
+        placed = await twilio.place_call(
+            phone, str(response), f"{run.services.public_url.rstrip('/')}/twilio/status",
+            attempted_since=run.attempted_since,
+        )
     except ToolFailure as failure:
         call.status = "failed"
         call.end_reason = failure.message

@@ -56,8 +56,15 @@ async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
 async def deliver(
     services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any], on_finish: OnFinish
 ) -> Outcome:
-    """Run `tool` as the scheduler, with the job's action id as the idempotency key."""
-    return from_result(await dispatch(services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish))
+    """Run `tool` as the scheduler, with the job's action id as the idempotency key. A job claimed before
+    (a crash, a lost lease, a failure) may have sent before its outcome was recorded: dispatch is told
+    since when (the job's due time), so a channel without an idempotency key looks before it sends."""
+    attempted_since = job.due_at if job.attempts > 1 else None
+    result = await dispatch(
+        services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish,
+        attempted_since=attempted_since,
+    )
+    return from_result(result)
 
 
 # --- reminders the user asked for ---------------------------------------------------------------

@@ -131,6 +131,34 @@ async def test_a_job_whose_lease_lapsed_is_run_by_another_worker_and_never_sent_
     assert len(executed) == 1
 
 
+async def test_a_job_run_again_after_its_sms_went_out_unrecorded_adopts_that_sms(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms", "Stretch")
+    twilio_clock, providers.twilio.clock = providers.twilio.clock, clock  # Twilio's timestamps in test time
+    try:
+        clock.set(local(LA, 2026, 11, 24, 12, 0))
+        [claimed] = await Worker(ctx.services, worker_id="worker-dies").claim(10)
+        clock.advance(timedelta(seconds=2))
+        assert ctx.services.twilio is not None
+        sent = await ctx.services.twilio.send_sms(user.phone, "Stretch")  # the send; the worker dies before recording it
+        clock.advance(DEFAULT_LEASE + timedelta(seconds=1))
+        assert await worker.run_due() == 1
+    finally:
+        providers.twilio.clock = twilio_clock
+    assert len(providers.twilio.messages) == 1
+    [executed] = [row for row in await history_rows(ctx, action_id=job_action_id(reminder.id)) if row.status == "executed"]
+    assert executed.result["message_sid"] == sent
+    assert (await job(ctx, reminder.id)).status == "done"
+
+
+async def test_a_first_attempt_sends_without_looking_for_an_earlier_one(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms")
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    assert await worker.run_due() == 1
+    assert [request.method for request in providers.twilio.requests] == ["POST"]
+
+
 async def test_a_daily_0700_reminder_stays_at_0700_local_across_a_dst_change(ctx, clock, worker, providers):
     clock.set(datetime(2027, 3, 11, 12, 0, tzinfo=timezone.utc))
     user = await new_user(ctx, timezone="America/New_York")
