@@ -1,5 +1,6 @@
 """The worker as it runs: `coach worker` processes (many on one PostgreSQL database run every job exactly
-once; one stops cleanly on SIGTERM) and the app's in-process worker (`coach serve` without --no-worker)."""
+once; one killed mid-send leaves its job to another, which does not send it again; one stops cleanly on
+SIGTERM) and the app's in-process worker (`coach serve` without --no-worker)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,14 @@ from providers import Providers, running_providers
 from scheduling import REPO, WorkerProcess, job, make_due, seed_email_reminders
 from services import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db import accounts
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
-from db.models import AgentActionHistory, ScheduledJob, utcnow
+from db.models import AgentActionHistory, Reminder, ScheduledJob, new_id, utcnow
 from server.app import create_app
+from tools.scheduler.queue import job_action_id
 
 JOBS_PER_USER = 5  # the per-minute burst limit of one user's emails
 
@@ -96,6 +100,72 @@ async def test_two_worker_processes_run_1000_due_jobs_exactly_once(own_postgres,
     assert len(keys) == len(set(keys)) == 1000  # every job reached Resend once: no replayed sends
     finished = [len(worker.log_lines("job finished")) for worker in workers]
     assert sum(finished) == 1000 and min(finished) > 0, finished  # both took part
+
+
+def midday_zone() -> str:
+    """A fixed-offset zone where it is about noon now, so an SMS is inside every quiet-hours window whenever
+    the test runs (the recipient's number below has no zone of its own: the user's zone is used)."""
+    offset = 12 - datetime.now(UTC).hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-5 is UTC+5
+
+
+async def seed_sms_reminder(sessions: async_sessionmaker[AsyncSession], due: datetime) -> str:
+    async with sessions() as session:
+        user = await accounts.create_user(session, name="Kim", phone="+447400123456", email=None, timezone=midday_zone())
+        reminder = Reminder(id=new_id(), user_id=user.id, message="Stretch", remind_at=due, channel="sms")
+        scheduled = ScheduledJob(id=new_id(), kind="reminder", user_id=user.id, payload={"reminder_id": reminder.id},
+                                 due_at=due, next_attempt_at=due)
+        session.add_all([reminder, scheduled])
+        await session.commit()
+        return scheduled.id
+
+
+async def job_status(sessions: async_sessionmaker[AsyncSession], job_id: str) -> str | None:
+    async with sessions() as session:
+        return await session.scalar(select(ScheduledJob.status).where(ScheduledJob.id == job_id))
+
+
+async def test_a_worker_killed_after_twilio_took_the_sms_leaves_the_job_to_another_which_does_not_resend(
+    own_postgres, providers, tmp_path
+):
+    engine = make_engine(own_postgres.database_url)
+    sessions = make_session_factory(engine)
+    env = worker_env(own_postgres, providers)
+    try:
+        job_id = await seed_sms_reminder(sessions, utcnow())
+        providers.twilio.lose_next_answers(1, hang_s=60)  # Twilio creates the SMS; its answer never comes back
+        dying = WorkerProcess.start(env, tmp_path / "dying.log")
+        try:
+            deadline = time.monotonic() + 30
+            while not providers.twilio.messages:
+                assert time.monotonic() < deadline, dying.log_path.read_text()
+                await asyncio.sleep(0.05)
+        finally:
+            dying.process.kill()  # SIGKILL while it waits for Twilio's answer: no cleanup, no finishing
+            dying.process.wait(10)
+        async with sessions() as session:
+            stuck = await session.get(ScheduledJob, job_id)
+            assert stuck is not None and (stuck.status, stuck.attempts) == ("running", 1)
+            stuck.locked_at = utcnow() - timedelta(hours=1)  # the lease runs out (5 minutes in real time)
+            await session.commit()
+        successor = WorkerProcess.start(env, tmp_path / "successor.log")
+        try:
+            deadline = time.monotonic() + 30
+            while (await job_status(sessions, job_id)) != "done":
+                assert time.monotonic() < deadline, successor.log_path.read_text()
+                await asyncio.sleep(0.1)
+        finally:
+            assert successor.stop() == 0
+        async with sessions() as session:
+            [executed] = (await session.scalars(select(AgentActionHistory).where(
+                AgentActionHistory.action_id == job_action_id(job_id), AgentActionHistory.status == "executed"
+            ))).all()
+    finally:
+        await engine.dispose()
+    [sms] = providers.twilio.messages
+    assert sms.param("Body") == "Stretch"
+    assert executed.result["message_sid"] in {m["sid"] for r in providers.twilio.requests if r.method == "GET"
+                                              for m in r.response["messages"]}
 
 
 def test_coach_worker_starts_and_stops_cleanly_on_sigterm(tmp_path: Path):
