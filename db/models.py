@@ -167,6 +167,7 @@ class UserAgentSettings(Base):
     calendar_working_hours_only: Mapped[bool] = mapped_column(default=True)
     working_hours_start: Mapped[str] = mapped_column(String(5), default="09:00")
     working_hours_end: Mapped[str] = mapped_column(String(5), default="17:00")
+    working_days: Mapped[list[Any]] = mapped_column(default=lambda: list(range(7)))  # 0 = Monday
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     quiet_hours_start: Mapped[str] = mapped_column(String(5), default="21:00")
     quiet_hours_end: Mapped[str] = mapped_column(String(5), default="08:00")

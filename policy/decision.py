@@ -9,7 +9,9 @@ from typing import Any
 
 from policy.content import scan_outgoing_text
 from policy.effective import EffectiveSettings
-from policy.quiet_hours import LocalWindow, consent_floor_windows, parse_hhmm, quiet_hours_window, window_status
+from policy.quiet_hours import (
+    EVERY_DAY, LocalWindow, consent_floor_windows, parse_hhmm, quiet_hours_window, window_status,
+)
 from policy.risk import Risk, ToolPolicy
 
 
@@ -114,9 +116,22 @@ def _time_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | 
     return _quiet_denial("inside quiet hours or outside 08:00-21:00 for the recipient", status.next_allowed_at)
 
 
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def working_hours_window(settings: EffectiveSettings) -> LocalWindow:
-    """The user's working hours as a window of their local wall-clock time."""
-    return LocalWindow(settings.timezone, parse_hhmm(settings.working_hours_start), parse_hhmm(settings.working_hours_end))
+    """The user's working hours on their working days, as a window of their local wall-clock time."""
+    return LocalWindow(
+        settings.timezone, parse_hhmm(settings.working_hours_start), parse_hhmm(settings.working_hours_end),
+        settings.working_days,
+    )
+
+
+def _working_time(settings: EffectiveSettings) -> str:
+    hours = f"{settings.working_hours_start}-{settings.working_hours_end}"
+    if settings.working_days == EVERY_DAY:
+        return hours
+    return f"{hours} on {', '.join(DAY_NAMES[day] for day in sorted(settings.working_days))}"
 
 
 def _working_hours_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
@@ -126,12 +141,12 @@ def _working_hours_denial(facts: ActionFacts, settings: EffectiveSettings) -> De
         return None
     if working_hours_window(settings).covers(*facts.event_window):
         return None
-    hours = f"{settings.working_hours_start}-{settings.working_hours_end}"
     return _deny(
         "INVALID_ARGUMENT",
-        f"outside working hours: your settings only allow calendar events between {hours} ({settings.timezone})",
+        f"outside working hours: your settings only allow calendar events during {_working_time(settings)} ({settings.timezone})",
         working_hours_start=settings.working_hours_start,
         working_hours_end=settings.working_hours_end,
+        working_days=sorted(settings.working_days),
         timezone=settings.timezone,
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from policy.quiet_hours import EVERY_DAY
 from policy.risk import Risk
 
 PERMISSIONS = (
@@ -53,6 +54,7 @@ class UserSettingsRow(Protocol):
     calendar_working_hours_only: bool
     working_hours_start: str
     working_hours_end: str
+    working_days: list[int]
 
 
 class TeamSettingsRow(Protocol):
@@ -83,6 +85,7 @@ class EffectiveSettings:
     calendar_working_hours_only: bool  # calendar events only inside the working hours below
     working_hours_start: str
     working_hours_end: str
+    working_days: frozenset[int] = EVERY_DAY  # 0 = Monday
     team_ids: tuple[str, ...] = field(default=())
 
     def allows(self, permission: str) -> bool:
@@ -121,5 +124,6 @@ def effective_settings(
         calendar_working_hours_only=user.calendar_working_hours_only,
         working_hours_start=user.working_hours_start,
         working_hours_end=user.working_hours_end,
+        working_days=frozenset(user.working_days),
         team_ids=tuple(team_ids),
     )

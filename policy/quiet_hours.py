@@ -35,42 +35,59 @@ FLORIDA_ZONES = ("America/New_York", "America/Chicago")
 
 # How far ahead to look for a moment that is inside every window before concluding there is none.
 _SEARCH_HORIZON = timedelta(days=3)
+EVERY_DAY = frozenset(range(7))
+"""Weekdays as Python numbers them (0 = Monday ... 6 = Sunday), like `goal_checkin_day_of_week`."""
 
 
 @dataclass(frozen=True)
 class LocalWindow:
     """Allowed wall-clock times [opens, closes) in `zone`; it may wrap midnight (21:00-08:00).
 
-    opens == closes means always open.
+    opens == closes means always open. It opens only on `days` (0 = Monday): a window that wraps
+    midnight belongs to the day it opened on.
     """
 
     zone: str
     opens: time
     closes: time
+    days: frozenset[int] = EVERY_DAY
 
     def contains(self, instant: datetime) -> bool:
+        local = instant.astimezone(ZoneInfo(self.zone))
+        wall = local.time().replace(tzinfo=None)
         if self.opens == self.closes:
-            return True
-        wall = instant.astimezone(ZoneInfo(self.zone)).time().replace(tzinfo=None)
+            return self._opens_on(local.date())
         if self.opens < self.closes:
-            return self.opens <= wall < self.closes
-        return wall >= self.opens or wall < self.closes
+            return self.opens <= wall < self.closes and self._opens_on(local.date())
+        if wall >= self.opens:
+            return self._opens_on(local.date())
+        return wall < self.closes and self._opens_on(local.date() - timedelta(days=1))
+
+    def _opens_on(self, day: date) -> bool:
+        return day.weekday() in self.days
 
     def covers(self, start: datetime, end: datetime) -> bool:
         """Whether all of [start, end) is inside the window: open at `start` and not closing before `end`."""
-        if self.opens == self.closes:
-            return True
+        if self.opens == self.closes:  # open all day on its days: every day the interval touches must be one
+            zone = ZoneInfo(self.zone)
+            first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+            return all(self._opens_on(first + timedelta(days=n)) for n in range((last - first).days + 1))
         closing = LocalWindow(self.zone, self.closes, self.opens).next_opening(start)  # the complement opens
         return self.contains(start) and end <= closing
 
     def next_opening(self, instant: datetime) -> datetime:
-        """The first instant after `instant` at which the window opens (wall clock reaches `opens`)."""
+        """The first instant after `instant` at which the window opens (wall clock reaches `opens` on one
+        of its days)."""
+        if not self.days:
+            raise ValueError("a window open on no day never opens")
         zone = ZoneInfo(self.zone)
         day = instant.astimezone(zone).date()
-        opening = _first_instant_at_wall_time(day, self.opens, zone)
-        if opening <= instant:
-            opening = _first_instant_at_wall_time(day + timedelta(days=1), self.opens, zone)
-        return opening
+        for offset in range(8):  # today, or within the coming week
+            candidate = day + timedelta(days=offset)
+            opening = _first_instant_at_wall_time(candidate, self.opens, zone)
+            if opening > instant and self._opens_on(candidate):
+                return opening
+        raise AssertionError("unreachable: every weekday occurs within eight days")
 
 
 @dataclass(frozen=True)

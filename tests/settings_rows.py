@@ -33,6 +33,7 @@ USER_DEFAULTS: dict[str, Any] = {
     "calendar_working_hours_only": True,
     "working_hours_start": "09:00",
     "working_hours_end": "17:00",
+    "working_days": [0, 1, 2, 3, 4, 5, 6],
     "max_emails_per_day": 10,
     "max_sms_per_day": 20,
     "max_calls_per_day": 5,

@@ -33,6 +33,18 @@ def _email(value: str | None) -> str | None:
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 
+def _distinct_days(days: list[int]) -> list[int]:
+    if len(set(days)) != len(days):
+        raise ValueError("each day at most once")
+    return sorted(days)
+
+
+WorkingDays = Annotated[
+    list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, description="0 = Monday ... 6 = Sunday"),
+    AfterValidator(_distinct_days),
+]
+
+
 class PartialUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,6 +104,7 @@ class UserSettingsUpdate(PermissionsAndLimits):
     calendar_working_hours_only: bool | None = None
     working_hours_start: ClockTime | None = None
     working_hours_end: ClockTime | None = None
+    working_days: WorkingDays | None = None
     timezone: TimeZoneName | None = None
     quiet_hours_start: ClockTime | None = None
     quiet_hours_end: ClockTime | None = None

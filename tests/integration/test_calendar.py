@@ -43,6 +43,8 @@ from tools.channels.sealing import SealError, sealer_for
 CLIENT_ID = "coach-test.apps.example.test"
 CLIENT_SECRET = "google-client-secret-for-tests"
 WEDNESDAY = "2026-11-25"
+SATURDAY = "2026-11-28"
+MONDAY_TO_FRIDAY = [0, 1, 2, 3, 4]
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,22 @@ async def test_an_event_outside_working_hours_is_refused_when_the_setting_is_on(
     assert await builtin_events(ctx, user) == []
 
 
+async def test_an_event_on_a_day_off_is_refused_when_working_days_are_set(client, ctx):
+    user = await calendar_user(ctx, working_days=MONDAY_TO_FRIDAY)
+    response = await create_event(client, user, start=f"{SATURDAY}T10:00")
+    assert (response.status_code, error_code(response)) == (422, "INVALID_ARGUMENT")
+    error = response.json()["error"]
+    assert error["details"]["working_days"] == MONDAY_TO_FRIDAY
+    assert "09:00-17:00 on Mon, Tue, Wed, Thu, Fri" in error["message"]
+    assert await builtin_events(ctx, user) == []
+
+
+async def test_an_event_on_a_working_day_inside_working_hours_is_created(client, ctx):
+    user = await calendar_user(ctx, working_days=MONDAY_TO_FRIDAY)
+    response = await create_event(client, user, start=f"{WEDNESDAY}T10:00")
+    assert response.status_code == 200, response.text
+
+
 async def test_an_event_outside_working_hours_is_created_when_the_setting_is_off(client, ctx):
     user = await calendar_user(ctx, calendar_working_hours_only=False)
     response = await create_event(client, user, start=f"{WEDNESDAY}T19:00")
@@ -489,6 +507,15 @@ async def test_find_optimal_time_for_goal_work_stays_in_working_hours(client, ct
     for slot in slots:
         start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
         assert time(9) <= start.time() and end.time() <= time(17) and start.date() == end.date()
+
+
+async def test_find_optimal_time_offers_no_slot_on_a_day_off(client, ctx):
+    weekend = [5, 6]  # it is Tuesday: without working days, the first slots would be this week's
+    user = await calendar_user(ctx, working_days=weekend)
+    response = await act(client, user, "find_optimal_time", {"activity_type": "habit", "duration_minutes": 30})
+    slots = response.json()["data"]["slots"]
+    assert slots
+    assert {datetime.fromisoformat(slot["start"]).weekday() for slot in slots} <= set(weekend)
 
 
 # --- disconnecting and isolation -------------------------------------------------------------

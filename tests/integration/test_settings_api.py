@@ -39,6 +39,14 @@ async def test_put_my_settings_changes_only_the_fields_sent(client, ctx):
     assert again["allow_send_email"] is True
 
 
+async def test_working_days_default_to_every_day_and_are_stored_in_order(client, ctx):
+    user = await new_user(ctx)
+    assert (await client.get("/api/me/settings", headers=user.headers)).json()["working_days"] == [0, 1, 2, 3, 4, 5, 6]
+    response = await client.put("/api/me/settings", headers=user.headers, json={"working_days": [4, 0, 1]})
+    assert response.status_code == 200, response.text
+    assert (await client.get("/api/me/settings", headers=user.headers)).json()["working_days"] == [0, 1, 4]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -49,6 +57,9 @@ async def test_put_my_settings_changes_only_the_fields_sent(client, ctx):
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"no_such_setting": True}, "no_such_setting"),
         ({"allow_send_sms": None}, "allow_send_sms"),
+        ({"working_days": []}, "working_days"),
+        ({"working_days": [7]}, "working_days.0"),
+        ({"working_days": [1, 1]}, "working_days"),
     ],
 )
 async def test_invalid_settings_are_refused_with_the_field_named_and_nothing_written(client, ctx, body, field):

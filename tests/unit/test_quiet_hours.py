@@ -213,3 +213,37 @@ def test_floor_for_an_unplaceable_number_uses_the_users_zone() -> None:
     at_0700_tokyo = utc(2026, 5, 13, 22, 0)
     status = consent_floor_status("+18005550100", "Asia/Tokyo", at_0700_tokyo)
     assert status.next_allowed_at == utc(2026, 5, 13, 23, 0)
+
+
+# --- windows open on some days only (working days) ------------------------------------------------
+
+WEEKDAYS = frozenset(range(5))  # Monday to Friday
+
+
+def test_a_window_with_days_is_closed_on_its_days_off():
+    window = LocalWindow("UTC", time(9), time(17), WEEKDAYS)
+    assert window.contains(utc(2026, 11, 27, 10))  # Friday
+    assert not window.contains(utc(2026, 11, 28, 10))  # Saturday
+
+
+def test_a_window_wrapping_midnight_belongs_to_the_day_it_opened():
+    window = LocalWindow("UTC", time(22), time(2), frozenset({4}))  # Friday nights only
+    assert window.contains(utc(2026, 11, 28, 1))  # early Saturday: Friday's window
+    assert not window.contains(utc(2026, 11, 29, 1))  # early Sunday: Saturday's, which never opens
+
+
+def test_next_opening_skips_days_off():
+    window = LocalWindow("UTC", time(9), time(17), WEEKDAYS)
+    assert window.next_opening(utc(2026, 11, 27, 18)) == utc(2026, 11, 30, 9)  # Friday evening -> Monday
+
+
+def test_covers_refuses_an_interval_on_a_day_off():
+    window = LocalWindow("UTC", time(9), time(17), WEEKDAYS)
+    assert window.covers(utc(2026, 11, 27, 10), utc(2026, 11, 27, 11))
+    assert not window.covers(utc(2026, 11, 28, 10), utc(2026, 11, 28, 11))
+
+
+def test_an_all_day_window_covers_only_intervals_within_its_days():
+    window = LocalWindow("UTC", time(0), time(0), WEEKDAYS)
+    assert window.covers(utc(2026, 11, 26, 22), utc(2026, 11, 27, 2))  # Thursday night into Friday
+    assert not window.covers(utc(2026, 11, 27, 22), utc(2026, 11, 28, 2))  # Friday night into Saturday
