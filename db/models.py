@@ -164,6 +164,9 @@ class UserAgentSettings(Base):
     allow_proactive_outreach: Mapped[bool] = mapped_column(default=False)
     proactive_outreach_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
     proactive_outreach_topics: Mapped[list[Any]] = mapped_column(default=list)
+    proactive_outreach_day_of_week: Mapped[int] = mapped_column(default=2)  # 0 = Monday; weekly and less often
+    proactive_outreach_time: Mapped[str] = mapped_column(String(5), default="10:00")
+    proactive_outreach_channel: Mapped[str] = mapped_column(String(8), default="sms")
     calendar_working_hours_only: Mapped[bool] = mapped_column(default=True)
     working_hours_start: Mapped[str] = mapped_column(String(5), default="09:00")
     working_hours_end: Mapped[str] = mapped_column(String(5), default="17:00")

@@ -101,6 +101,9 @@ class UserSettingsUpdate(PermissionsAndLimits):
     allow_proactive_outreach: bool | None = None
     proactive_outreach_frequency: Literal["daily", "weekly", "biweekly", "monthly"] | None = None
     proactive_outreach_topics: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    proactive_outreach_day_of_week: Annotated[int, Field(ge=0, le=6)] | None = None
+    proactive_outreach_time: ClockTime | None = None
+    proactive_outreach_channel: Channel | None = None
     calendar_working_hours_only: bool | None = None
     working_hours_start: ClockTime | None = None
     working_hours_end: ClockTime | None = None

@@ -23,6 +23,7 @@ from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, Sc
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.scheduler import sequences
 from tools.scheduler.outcomes import Outcome, from_result
+from tools.scheduler.planners import goal_checkin_schedule, outreach_schedule
 from tools.scheduler.queue import insert_jobs, job_action_id, new_job
 from tools.services import ToolServices
 from tools.timespec import next_occurrence
@@ -178,7 +179,7 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish:
         goals = (
             await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
         ).all()
-        if not settings.goal_checkin_enabled or not goals:
+        if not settings.goal_checkin_enabled or not goals or not _still_scheduled(job, goal_checkin_schedule(settings)):
             return Outcome("skipped")
         actor = await scheduler_actor(session, job.user_id)
     text = f"Goal check-in: how are these going? {', '.join(goals)}."
@@ -190,11 +191,18 @@ async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_f
     assert job.user_id is not None
     async with services.sessions() as session:
         settings = await accounts.user_settings(session, job.user_id)
-        if not settings.allow_proactive_outreach:
+        if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
             return Outcome("skipped")
         actor = await scheduler_actor(session, job.user_id)
     text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
-    return await deliver(services, job, actor, "send_sms", {"message": text}, on_finish)
+    tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
+    return await deliver(services, job, actor, tool, args, on_finish)
+
+
+def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
+    """Whether the job was planned from the schedule the settings hold now (jobs planned before schedules
+    were recorded in the payload count as current)."""
+    return job.payload.get("schedule", schedule) == schedule
 
 
 # --- action sequences --------------------------------------------------------------------------

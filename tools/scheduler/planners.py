@@ -25,9 +25,6 @@ from tools.timespec import next_occurrence
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Streak protection comes this long before the user's quiet hours start: late in the day, still allowed.
 STREAK_LEAD = timedelta(hours=1)
-# Proactive outreach has a frequency but no time of its own: mid-morning, mid-week.
-OUTREACH_TIME = time(10, 0)
-OUTREACH_DAY = 2
 # Rules with an INTERVAL need a fixed anchor (a Monday) so "every other week" does not shift between passes.
 EPOCH = date(2026, 1, 5)
 
@@ -78,19 +75,44 @@ def habit_jobs(habit: Habit, settings: UserAgentSettings, now: datetime) -> list
     return jobs
 
 
+def goal_checkin_schedule(settings: UserAgentSettings) -> dict[str, Any]:
+    """What a goal check-in is planned from. A job planned from another schedule (the user changed it since)
+    is skipped when due: the next pass plans the new one."""
+    return {
+        "frequency": settings.goal_checkin_frequency, "day_of_week": settings.goal_checkin_day_of_week,
+        "time": settings.goal_checkin_time, "timezone": settings.timezone,
+    }
+
+
+def outreach_schedule(settings: UserAgentSettings) -> dict[str, Any]:
+    """What a proactive outreach is planned from (see `goal_checkin_schedule`)."""
+    return {
+        "frequency": settings.proactive_outreach_frequency, "day_of_week": settings.proactive_outreach_day_of_week,
+        "time": settings.proactive_outreach_time, "timezone": settings.timezone,
+    }
+
+
+def _scheduled_due(schedule: dict[str, Any], now: datetime) -> datetime:
+    rule = frequency_rule(schedule["frequency"], schedule["day_of_week"])
+    return next_local(rule, parse_hhmm(schedule["time"]), schedule["timezone"], now)
+
+
 def goal_checkin_job(settings: UserAgentSettings, now: datetime) -> dict[str, Any]:
-    rule = frequency_rule(settings.goal_checkin_frequency, settings.goal_checkin_day_of_week)
-    due = next_local(rule, parse_hhmm(settings.goal_checkin_time), settings.timezone, now)
-    return new_job("goal_checkin", settings.user_id, {}, due, f"goal_checkin:{settings.user_id}:{due.isoformat()}")
+    schedule = goal_checkin_schedule(settings)
+    due = _scheduled_due(schedule, now)
+    return new_job(
+        "goal_checkin", settings.user_id, {"schedule": schedule}, due, f"goal_checkin:{settings.user_id}:{due.isoformat()}"
+    )
 
 
 def outreach_job(settings: UserAgentSettings, now: datetime) -> dict[str, Any]:
     """The next proactive outreach; its topic rotates through the user's topics day by day."""
-    rule = frequency_rule(settings.proactive_outreach_frequency, OUTREACH_DAY)
-    due = next_local(rule, OUTREACH_TIME, settings.timezone, now)
+    schedule = outreach_schedule(settings)
+    due = _scheduled_due(schedule, now)
     topics = settings.proactive_outreach_topics or ["your goals"]
     topic = topics[due.toordinal() % len(topics)]
-    return new_job("proactive_outreach", settings.user_id, {"topic": topic}, due, f"outreach:{settings.user_id}:{due.isoformat()}")
+    payload = {"topic": topic, "schedule": schedule}
+    return new_job("proactive_outreach", settings.user_id, payload, due, f"outreach:{settings.user_id}:{due.isoformat()}")
 
 
 async def _planned(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:

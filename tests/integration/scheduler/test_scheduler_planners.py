@@ -135,7 +135,43 @@ async def test_proactive_outreach_is_planned_with_a_topic_when_allowed(ctx, work
     )
     await worker.maintain()
     [planned] = await jobs(ctx, user_id=user.id, kind="proactive_outreach")
-    assert planned.due_at == local(2026, 11, 25, 10, 0) and planned.payload == {"topic": "sleep"}
+    assert planned.due_at == local(2026, 11, 25, 10, 0) and planned.payload["topic"] == "sleep"  # Wednesday 10:00
+
+
+async def test_proactive_outreach_is_planned_on_its_day_and_time_and_sent_on_its_channel(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    await update_user_settings(
+        ctx, user, allow_proactive_outreach=True, proactive_outreach_frequency="weekly",
+        proactive_outreach_topics=["sleep"], proactive_outreach_day_of_week=4, proactive_outreach_time="18:30",
+        proactive_outreach_channel="email",
+    )
+    await worker.maintain()
+    [planned] = await jobs(ctx, user_id=user.id, kind="proactive_outreach")
+    assert planned.due_at == local(2026, 11, 27, 18, 30)  # the coming Friday
+    clock.set(planned.due_at)
+    await worker.run_due()
+    [email] = providers.resend.emails
+    assert email.payload["to"] == [user.email] and "sleep" in email.payload["text"]
+
+
+async def test_a_goal_checkin_planned_before_its_time_changed_is_skipped_and_the_new_one_sent(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    await update_user_settings(
+        ctx, user, goal_checkin_enabled=True, goal_checkin_frequency="weekly", goal_checkin_day_of_week=3,
+        goal_checkin_time="09:30", goal_checkin_channel="email",
+    )
+    await add(ctx, Goal(user_id=user.id, title="Run a marathon"))
+    await worker.maintain()
+    await update_user_settings(ctx, user, goal_checkin_time="11:00")
+    await worker.maintain()
+    old, new = await jobs(ctx, user_id=user.id, kind="goal_checkin")
+    assert (old.due_at, new.due_at) == (local(2026, 11, 26, 9, 30), local(2026, 11, 26, 11, 0))
+    clock.set(old.due_at)
+    await worker.run_due()
+    assert providers.resend.emails == []
+    clock.set(new.due_at)
+    await worker.run_due()
+    assert len(providers.resend.emails) == 1
 
 
 async def test_no_proactive_outreach_is_planned_when_not_allowed(ctx, worker):
