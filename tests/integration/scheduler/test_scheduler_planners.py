@@ -104,13 +104,19 @@ async def test_streak_protection_sends_nothing_without_a_streak(ctx, clock, work
     assert not [message for message in providers.twilio.messages if "streak" in message.param("Body")]
 
 
-async def test_a_goal_checkin_is_planned_on_its_day_and_time_and_sent_on_its_channel(ctx, clock, worker, providers):
+async def goal_checkin_user(ctx: AppContext) -> TestUser:
+    """Weekly goal check-ins by email on Thursdays at 09:30 in Los Angeles, with one active goal."""
     user = await new_user(ctx, timezone="America/Los_Angeles")
     await update_user_settings(
         ctx, user, goal_checkin_enabled=True, goal_checkin_frequency="weekly", goal_checkin_day_of_week=3,
         goal_checkin_time="09:30", goal_checkin_channel="email",
     )
     await add(ctx, Goal(user_id=user.id, title="Run a marathon"))
+    return user
+
+
+async def test_a_goal_checkin_is_planned_on_its_day_and_time_and_sent_on_its_channel(ctx, clock, worker, providers):
+    user = await goal_checkin_user(ctx)
     await worker.maintain()
     [planned] = await jobs(ctx, user_id=user.id, kind="goal_checkin")
     assert planned.due_at == local(2026, 11, 26, 9, 30)  # the coming Thursday
@@ -155,12 +161,7 @@ async def test_proactive_outreach_is_planned_on_its_day_and_time_and_sent_on_its
 
 
 async def test_a_goal_checkin_planned_before_its_time_changed_is_skipped_and_the_new_one_sent(ctx, clock, worker, providers):
-    user = await new_user(ctx, timezone="America/Los_Angeles")
-    await update_user_settings(
-        ctx, user, goal_checkin_enabled=True, goal_checkin_frequency="weekly", goal_checkin_day_of_week=3,
-        goal_checkin_time="09:30", goal_checkin_channel="email",
-    )
-    await add(ctx, Goal(user_id=user.id, title="Run a marathon"))
+    user = await goal_checkin_user(ctx)
     await worker.maintain()
     await update_user_settings(ctx, user, goal_checkin_time="11:00")
     await worker.maintain()
