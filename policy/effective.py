@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from policy.quiet_hours import EVERY_DAY
 from policy.risk import Risk
 
 PERMISSIONS = (
@@ -85,7 +84,7 @@ class EffectiveSettings:
     calendar_working_hours_only: bool  # calendar events only inside the working hours below
     working_hours_start: str
     working_hours_end: str
-    working_days: frozenset[int] = EVERY_DAY  # 0 = Monday
+    working_days: frozenset[int]  # 0 = Monday
     team_ids: tuple[str, ...] = field(default=())
 
     def allows(self, permission: str) -> bool:

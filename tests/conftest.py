@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from server.config import Settings
 from apps import http_client, running_app
 from backends import Backend, make_settings
+from providers import Providers, running_providers
 from services import fresh_postgres_backend, sqlite_backend_in
 
 
@@ -32,6 +33,14 @@ def postgres_backend() -> Iterator[Backend]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     return request.getfixturevalue(f"{request.param}_backend")
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    """The Twilio and Resend fakes over real sockets; a test module points the app at them by overriding
+    `settings` with `make_settings(backend, **providers.settings())`."""
+    with running_providers() as running:
+        yield running
 
 
 @pytest.fixture

@@ -148,19 +148,21 @@ class FakeTwilioAPI:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        hang_s = 0.0
         if not self._authorized(request):
-            response = twilio_error(401, 20003, "Authenticate")
+            response, created = twilio_error(401, 20003, "Authenticate"), False
         elif request.path_params["account"] != self.account_sid:
             response = twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+            created = False
         elif create and (failure := self._take_failure()):
             created = failure.after_create and action(form).status_code < 300
-            response = twilio_error(failure.status, failure.code, failure.message)
-            self._record(request, form, response, created)
-            await asyncio.sleep(failure.hang_s)
-            return response
+            response, hang_s = twilio_error(failure.status, failure.code, failure.message), failure.hang_s
         else:
             response = action(form)
-        self._record(request, form, response, create and response.status_code < 300)
+            created = create and response.status_code < 300
+        self._record(request, form, response, created)
+        if hang_s:
+            await asyncio.sleep(hang_s)  # recorded first: the test sees the create while the answer is "lost"
         return response
 
     def _authorized(self, request: Request) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from backends import Backend, make_settings
 from factories import (
     DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_team_settings, update_user_settings,
 )
-from providers import TWILIO_NUMBER, Providers, running_providers
+from providers import TWILIO_NUMBER, Providers
 from sqlalchemy import delete, select
 
 from db.models import (
@@ -39,12 +38,6 @@ from server.context import AppContext
 from server.routes.actions import HISTORY_COLUMNS
 
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
 
 
 @pytest.fixture

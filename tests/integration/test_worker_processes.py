@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from backends import Backend, make_settings
-from providers import Providers, running_providers
+from providers import Providers
 from scheduling import REPO, WorkerProcess, job, make_due, seed_email_reminders
 from services import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
@@ -40,12 +40,6 @@ def own_postgres(postgres_backend: Backend) -> Iterator[Backend]:
         yield Backend("postgres", url, postgres_backend.redis_url)
     finally:
         drop_postgres_database(url)
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
 
 
 def worker_env(backend: Backend, providers: Providers) -> dict[str, str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from backends import Backend, make_settings
 from factories import DAYTIME
-from providers import Providers, running_providers
+from providers import Providers
 from scheduling import Clock
 from services import fresh_postgres_backend, sqlite_backend_in
 
@@ -26,12 +26,6 @@ def sqlite_backend(tmp_path_factory: pytest.TempPathFactory) -> Backend:
 def postgres_backend() -> Iterator[Backend]:
     with fresh_postgres_backend() as backend:
         yield backend
-
-
-@pytest.fixture
-def providers() -> Iterator[Providers]:
-    with running_providers() as running:
-        yield running
 
 
 @pytest.fixture
