@@ -10,8 +10,10 @@ Every step is recorded in `agent_action_history` and `agent_execution_traces`.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -50,6 +52,7 @@ async def dispatch(
     action_id: str | None = None,
     on_finish: OnFinish | None = None,
     attempted_since: datetime | None = None,
+    reading: AsyncSession | None = None,
 ) -> AgentToolResult:
     """Run one tool call for `actor` through policy; never raises for a refused or failed action.
 
@@ -59,6 +62,8 @@ async def dispatch(
     `attempted_since`: an earlier attempt of this action may have reached a provider without its outcome
     being recorded (a scheduled job run again after a crash or a lost lease), at that time or later.
     Channels with no idempotency key of their own (Twilio) then look for what it sent before sending.
+    `reading`: a session of the caller's, still open, in which dispatch does its reads (one transaction
+    for the caller's reads and dispatch's instead of two); dispatch closes it before it writes or sends.
     `on_finish(session, result)` runs in the transaction that writes the action's outcome to history
     (denied, proposed, executed or failed); it does not run when nothing is written (an unknown tool or
     user, an outcome already recorded, confirming or cancelling a pending action).
@@ -71,9 +76,8 @@ async def dispatch(
         else:
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
-        result = await _dispatch_action(
-            services, actor, tool, raw_args, confidence, action_id, on_finish, attempted_since
-        )
+        request = _Request(actor, tool, raw_args, confidence, action_id, attempted_since)
+        result = await _dispatch_action(services, request, on_finish, reading)
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
     return result
@@ -114,39 +118,63 @@ async def _recorded_outcome(session: AsyncSession, actor: Actor, tool: str, acti
     )
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One tool call as dispatch was given it."""
+
+    actor: Actor
+    tool: str
+    raw_args: dict[str, Any]
+    confidence: float | None
+    action_id: str | None
+    attempted_since: datetime | None
+
+
+@asynccontextmanager
+async def _reading_session(services: ToolServices, reading: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """The caller's session when it lends one, else a new one; closed either way once dispatch has read
+    (closing ends the transaction and returns the connection, and keeps what was loaded usable)."""
+    if reading is None:
+        async with services.sessions() as session:
+            yield session
+        return
+    try:
+        yield reading
+    finally:
+        await reading.close()
+
+
 async def _dispatch_action(
-    services: ToolServices,
-    actor: Actor,
-    tool: str,
-    raw_args: dict[str, Any],
-    confidence: float | None,
-    action_id: str | None,
-    on_finish: OnFinish | None,
-    attempted_since: datetime | None,
+    services: ToolServices, request: _Request, on_finish: OnFinish | None, reading: AsyncSession | None
 ) -> AgentToolResult:
     """Everything dispatch reads before deciding (the user, a recorded outcome, settings, facts) comes
     from one read-only session, closed before anything is written."""
+    actor, tool = request.actor, request.tool
     if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
         return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
-    async with services.sessions() as session:
+    async with _reading_session(services, reading) as session:
         if (user := await accounts.user_and_teams(session, actor.user_id)) is None:
             return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such user")
-        if action_id is not None and (recorded := await _recorded_outcome(session, actor, tool, action_id)) is not None:
+        if request.action_id is not None and (
+            recorded := await _recorded_outcome(session, actor, tool, request.action_id)
+        ) is not None:
             return recorded
         record = ActionRecord(
-            action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
-            TOOL_POLICIES[tool].risk.value, None, attempted_since,
+            request.action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
+            TOOL_POLICIES[tool].risk.value, None, request.attempted_since,
         )
         with action_context(record.action_id):
-            record.trace("tool_call", args=raw_args, source=actor.source)
+            record.trace("tool_call", args=request.raw_args, source=actor.source)
             try:
-                found: _Found | ToolFailure = await _look_up(session, services, actor, user, record, raw_args, confidence)
+                found: _Found | ToolFailure = await _look_up(
+                    session, services, actor, user, record, request.raw_args, request.confidence
+                )
             except ToolFailure as failure:
                 found = failure
     with action_context(record.action_id):
         if isinstance(found, ToolFailure):
             return await record_denial(
-                services, record, dict(raw_args or {}), found.code, found.message, on_finish=on_finish
+                services, record, dict(request.raw_args or {}), found.code, found.message, on_finish=on_finish
             )
         return await _decide_and_act(services, actor, record, found, on_finish)
 

@@ -55,15 +55,21 @@ async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
 
 
 async def deliver(
-    services: ToolServices, job: ScheduledJob, actor: Actor, tool: str, args: dict[str, Any], on_finish: OnFinish
+    services: ToolServices,
+    job: ScheduledJob,
+    actor: Actor,
+    tool: str,
+    args: dict[str, Any],
+    on_finish: OnFinish,
+    reading: AsyncSession,
 ) -> Outcome:
-    """Run `tool` as the scheduler, with the job's action id as the idempotency key. A job claimed before
-    (a crash, a lost lease, a failure) may have sent before its outcome was recorded: dispatch is told
-    since when (the job's due time), so a channel without an idempotency key looks before it sends."""
-    attempted_since = job.due_at if job.attempts > 1 else None
+    """Run `tool` as the scheduler, with the job's action id as the idempotency key, reading in the
+    handler's session (`reading`, closed by dispatch). A job claimed before (a crash, a lost lease, a
+    failure) may have sent before its outcome was recorded: dispatch is told since when (the job's due
+    time), so a channel without an idempotency key looks before it sends."""
     result = await dispatch(
         services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish,
-        attempted_since=attempted_since,
+        attempted_since=job.due_at if job.attempts > 1 else None, reading=reading,
     )
     return from_result(result)
 
@@ -82,12 +88,12 @@ async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnF
                 .order_by(TeamMember.created_at)
             )
         ).all()
-    if not rows or rows[0].status == "cancelled":
-        return Outcome("skipped")
-    reminder = rows[0]
-    actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
-    tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
-    return await deliver(services, job, actor, tool, args, on_finish)
+        if not rows or rows[0].status == "cancelled":
+            return Outcome("skipped")
+        reminder = rows[0]
+        actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
+        tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
+        return await deliver(services, job, actor, tool, args, on_finish, session)
 
 
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
@@ -150,9 +156,9 @@ async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finis
             return Outcome("skipped")
         channel = settings.habit_reminder_channel
         actor = await scheduler_actor(session, habit.user_id)
-    text = f"Reminder: {habit.name} at {habit.reminder_time}."
-    tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args, on_finish)
+        text = f"Reminder: {habit.name} at {habit.reminder_time}."
+        tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
+        return await deliver(services, job, actor, tool, args, on_finish, session)
 
 
 async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
@@ -167,9 +173,9 @@ async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_fi
             return Outcome("skipped")
         channel = settings.habit_reminder_channel
         actor = await scheduler_actor(session, habit.user_id)
-    text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
-    tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args, on_finish)
+        text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
+        tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
+        return await deliver(services, job, actor, tool, args, on_finish, session)
 
 
 async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
@@ -182,9 +188,9 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish:
         if not settings.goal_checkin_enabled or not goals or not _still_scheduled(job, goal_checkin_schedule(settings)):
             return Outcome("skipped")
         actor = await scheduler_actor(session, job.user_id)
-    text = f"Goal check-in: how are these going? {', '.join(goals)}."
-    tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
-    return await deliver(services, job, actor, tool, args, on_finish)
+        text = f"Goal check-in: how are these going? {', '.join(goals)}."
+        tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
+        return await deliver(services, job, actor, tool, args, on_finish, session)
 
 
 async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
@@ -194,9 +200,9 @@ async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_f
         if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
             return Outcome("skipped")
         actor = await scheduler_actor(session, job.user_id)
-    text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
-    tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
-    return await deliver(services, job, actor, tool, args, on_finish)
+        text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
+        tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
+        return await deliver(services, job, actor, tool, args, on_finish, session)
 
 
 def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
@@ -217,8 +223,8 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish
         if sequence.status != "running" or sequence.next_step != index:
             return Outcome("skipped")
         actor = await scheduler_actor(session, sequence.user_id)
-    step = sequence.steps[index]
-    return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish)
+        step = sequence.steps[index]
+        return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, session)
 
 
 async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
