@@ -6,8 +6,10 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tools.channels.secret_keys import secret_keys
 
 SECRET_FILE = Path(".coach-secret")
 DEFAULT_LIVE_MODEL = "gemini-3.1-flash-live-preview"
@@ -45,6 +47,14 @@ class Settings(BaseSettings):
     GOOGLE_CALENDAR_BASE_URL: str | None = None
 
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
+
+    @field_validator("COACH_SECRET_KEY")
+    @classmethod
+    def _lists_a_secret(cls, value: str) -> str:
+        """Empty means "read ./.coach-secret"; otherwise one secret, or several during a rotation."""
+        if value:
+            secret_keys(value)
+        return value
 
 
 def load_or_create_secret(path: Path = SECRET_FILE) -> str:

@@ -291,6 +291,25 @@ async def test_an_access_token_about_to_expire_is_refreshed_before_the_call(clie
     assert connection.token_expires_at == DAYTIME + timedelta(minutes=59, seconds=3599)
 
 
+async def test_a_connection_sealed_before_a_secret_rotation_keeps_working_and_moves_to_the_new_secret(
+    client, ctx, google, settings
+):
+    user = await calendar_user(ctx)
+    await connect_google(client, user)
+    old = ctx.settings.COACH_SECRET_KEY
+    rotated = settings.model_copy(update={"COACH_SECRET_KEY": f"rotated-secret-for-tests,{old}"})
+    async with running_app(rotated) as application, http_client(application) as rotated_client:
+        daytime_clock(application.state.ctx)
+        advance(application.state.ctx, timedelta(minutes=59))  # the access token is refreshed, both re-sealed
+        response = await create_event(rotated_client, user)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["provider"] == "google"
+    sealed = (await connection_of(ctx, user)).refresh_token_encrypted
+    assert sealer_for("rotated-secret-for-tests").open(user.id, "google.refresh_token", sealed)
+    with pytest.raises(SealError):
+        sealer_for(old).open(user.id, "google.refresh_token", sealed)
+
+
 # --- creating events -------------------------------------------------------------------------
 
 

@@ -1,10 +1,10 @@
 """Sealed secrets at rest (OAuth tokens, PKCE verifiers): Fernet with keys derived from COACH_SECRET_KEY.
 
 Each key is HKDF-SHA256(COACH_SECRET_KEY, info="vision-coach/sealed/v<N>") for a version N of
-`KEY_VERSIONS`; the first version seals, all of them open (MultiFernet). Rotating the derived key means
-putting a new version first: old values still open, and every value written again moves to the new key
-(each token refresh re-seals both tokens of the connection). The configuration contract has
-one secret, so a changed COACH_SECRET_KEY cannot open old values: such a connection reads as "reconnect".
+`KEY_VERSIONS` and each secret COACH_SECRET_KEY lists (`secret_keys`: "new,old" during a rotation); the
+first secret's first version seals, all of them open (MultiFernet). Rotating either means putting the new
+one first: old values still open, and every value written again moves to the new key (each token refresh
+re-seals both tokens of the connection). A value no listed secret opens reads as "reconnect".
 
 A sealed value carries the user id and a purpose, and `open` refuses a value that belongs to another user
 or purpose, so a row copied from one user to another (or an access token offered as a verifier) is useless.
@@ -20,6 +20,8 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tools.channels.secret_keys import secret_keys
 
 KEY_VERSIONS: tuple[int, ...] = (1,)
 
@@ -39,9 +41,10 @@ class TokenSealer:
     """Seal and open small secrets bound to a user id and a purpose."""
 
     def __init__(self, secret: str, versions: Sequence[int] = KEY_VERSIONS) -> None:
-        if not secret or not versions:
-            raise ValueError("a sealer needs a secret and at least one key version")
-        self._keys = MultiFernet([_derive(secret, version) for version in versions])
+        """`secret`: COACH_SECRET_KEY, one secret or several (newest first, comma-separated)."""
+        if not versions:
+            raise ValueError("a sealer needs at least one key version")
+        self._keys = MultiFernet([_derive(key, version) for key in secret_keys(secret) for version in versions])
 
     def seal(self, user_id: str, purpose: str, value: str) -> str:
         payload = json.dumps({"u": user_id, "p": purpose, "v": value}, separators=(",", ":")).encode()

@@ -3,7 +3,8 @@
 The TwiML `<Stream>` URL may not carry a query string, so the token travels as a `<Parameter>` and comes
 back in the stream's `start.customParameters`. It binds the user, the purpose, our call session and
 (for inbound calls, where it is known) Twilio's call sid. HMAC-SHA256 with a key derived from
-COACH_SECRET_KEY; compared in constant time.
+COACH_SECRET_KEY's first secret; compared in constant time with each listed secret's (`secret_keys`), so a
+call set up just before a rotation still streams.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import hmac
 import json
 import time
 from dataclasses import asdict, dataclass
+
+from tools.channels.secret_keys import secret_keys
 
 
 class InvalidStreamToken(Exception):
@@ -41,8 +44,9 @@ def media_stream_url(public_url: str) -> str:
     return f"{public_ws_base(public_url)}/twilio/media"
 
 
-def _key(secret: str) -> bytes:
-    return hashlib.sha256(b"coach-stream-token:" + secret.encode()).digest()
+def _signature(secret: str, payload: str) -> str:
+    key = hashlib.sha256(b"coach-stream-token:" + secret.encode()).digest()
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
 
 def _b64(data: bytes) -> str:
@@ -65,16 +69,14 @@ def issue_stream_token(
 ) -> str:
     grant = StreamGrant(user_id, call_session_id, purpose, message, call_sid, int(time.time()) + ttl_s)
     payload = _b64(json.dumps(asdict(grant), separators=(",", ":")).encode())
-    signature = _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{signature}"
+    return f"{payload}.{_signature(secret_keys(secret)[0], payload)}"
 
 
 def verify_stream_token(secret: str, token: str | None, now: float | None = None) -> StreamGrant:
     if not token or token.count(".") != 1:
         raise InvalidStreamToken("missing or malformed stream token")
     payload, signature = token.split(".")
-    expected = _b64(hmac.new(_key(secret), payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(signature, expected):
+    if not any(hmac.compare_digest(signature, _signature(key, payload)) for key in secret_keys(secret)):
         raise InvalidStreamToken("stream token signature does not match")
     try:
         grant = StreamGrant(**json.loads(_unb64(payload)))
