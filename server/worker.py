@@ -3,8 +3,9 @@ pending actions. `coach worker` runs it as a process; `coach serve` runs it in-p
 
 Each worker runs up to `concurrency` jobs at once (a job mostly waits on the database and providers, so
 one process keeps many in flight) and claims more whenever a quarter of its slots are free. Any number of
-workers may run against PostgreSQL; the queue makes every claim exclusive. On SIGTERM a worker stops
-claiming, lets its running jobs finish, and exits.
+workers may run against PostgreSQL; the queue makes every claim exclusive. A job's lease is renewed every
+third of the lease while it runs, so only a worker that died (or stalled for a whole lease) loses its
+jobs to another. On SIGTERM a worker stops claiming, lets its running jobs finish, and exits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from server.context import AppContext
 from tools import pending
 from tools.scheduler import planners
 from tools.scheduler.outcomes import Backoff
-from tools.scheduler.queue import DEFAULT_LEASE, claim
+from tools.scheduler.queue import DEFAULT_LEASE, claim, renew
 from tools.scheduler.runner import run_job
 from tools.services import ToolServices
 
@@ -44,14 +45,20 @@ class Worker:
         poll_interval: float = 0.25,
         maintenance_interval: float = 30.0,
         lease: timedelta = DEFAULT_LEASE,
+        lease_renewal_interval: float | None = None,
         backoff: Backoff = Backoff(),
     ) -> None:
+        """`lease_renewal_interval` (seconds; a third of the lease by default): how often the leases of
+        running jobs are renewed."""
         self.services = services
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
         self.lease = lease
+        self.lease_renewal_interval = (
+            lease.total_seconds() / 3 if lease_renewal_interval is None else lease_renewal_interval
+        )
         self.backoff = backoff
         self._refill_at = max(1, concurrency // 4)
 
@@ -60,6 +67,10 @@ class Worker:
 
     async def run_job(self, job: ScheduledJob) -> None:
         await run_job(self.services, job, self.worker_id, self.backoff)
+
+    async def renew_leases(self, job_ids: list[str]) -> None:
+        if job_ids:
+            await renew(self.services.sessions, self.worker_id, job_ids, self.services.clock())
 
     async def maintain(self) -> None:
         """Plan the next occurrence of recurring work and expire pending actions past their lifetime."""
@@ -79,29 +90,34 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep up to `concurrency` jobs running, and maintain every interval."""
         log.info("worker started", extra={"worker_id": self.worker_id, "concurrency": self.concurrency})
-        running: set[asyncio.Task[None]] = set()
+        running: dict[asyncio.Task[None], str] = {}  # job id by task
         next_maintenance = 0.0
+        next_renewal = time.monotonic() + self.lease_renewal_interval
         while not stop.is_set():
             if time.monotonic() >= next_maintenance:
                 await self._guarded(self.maintain(), "maintenance failed")
                 next_maintenance = time.monotonic() + self.maintenance_interval
+            if time.monotonic() >= next_renewal:
+                await self._guarded(self.renew_leases(list(running.values())), "renewing leases failed")
+                next_renewal = time.monotonic() + self.lease_renewal_interval
             free = self.concurrency - len(running)
             claimed: list[ScheduledJob] = []
             if free >= self._refill_at:
                 claimed = await self._guarded(self.claim(free), "claiming jobs failed") or []
                 for job in claimed:
                     task = asyncio.create_task(self.run_job(job))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
+                    running[task] = job.id
+                    task.add_done_callback(running.pop)
             if claimed and len(claimed) == free:
                 await asyncio.sleep(0)  # more may be due: refill as soon as slots free up
                 continue
             await self._wait(stop, running)
-        if running:
-            await asyncio.wait(running)  # finish what was claimed rather than leave it to the lease timeout
+        while running:  # finish what was claimed rather than leave it to the lease timeout
+            await asyncio.wait(running, timeout=self.lease_renewal_interval)
+            await self._guarded(self.renew_leases(list(running.values())), "renewing leases failed")
         log.info("worker stopped", extra={"worker_id": self.worker_id})
 
-    async def _wait(self, stop: asyncio.Event, running: set[asyncio.Task[None]]) -> None:
+    async def _wait(self, stop: asyncio.Event, running: dict[asyncio.Task[None], str]) -> None:
         """Until stop, a running job ends, or the poll interval passes."""
         stopping = asyncio.ensure_future(stop.wait())
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -51,6 +52,14 @@ async def job(ctx: AppContext, job_id: str) -> ScheduledJob:
         found = await session.get(ScheduledJob, job_id)
         assert found is not None
         return found
+
+
+async def wait_for_status(ctx: AppContext, job_id: str, status: str, timeout_s: float = 5.0) -> None:
+    """Poll until the job has `status` (a worker running in the background got there)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (await job(ctx, job_id)).status != status:
+        assert asyncio.get_running_loop().time() < deadline, f"job {job_id} never became {status}"
+        await asyncio.sleep(0.01)
 
 
 async def schedule_reminder(ctx: AppContext, user_id: str, remind_at: str, channel: str, message: str = "Stretch",

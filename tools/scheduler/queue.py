@@ -6,7 +6,8 @@ Claiming is one transaction: `SELECT id ... ORDER BY next_attempt_at LIMIT n FOR
 `UPDATE ... WHERE id IN (those) AND still due RETURNING`. On PostgreSQL concurrent workers skip each
 other's locked rows, so a job is claimed by one worker; on SQLite the clause is dropped, the database's
 single writer serializes claims, and the due condition in the UPDATE keeps a claim compare-and-set. A running job whose lease (locked_at) is
-older than the lease timeout belongs to a worker that died: it is claimable again. Finishing is
+older than the lease timeout belongs to a worker that died: it is claimable again; a live worker renews
+the lease of the jobs it is still running (`renew`), so a slow job is not taken over. Finishing is
 compare-and-set on (status running, locked_by), so a worker whose lease was taken over cannot
 overwrite the new owner's result.
 """
@@ -95,6 +96,21 @@ async def claim(
         ).all()
         await session.commit()
     return list(jobs)
+
+
+async def renew(
+    sessions: async_sessionmaker[AsyncSession], worker_id: str, job_ids: Sequence[str], now: datetime
+) -> int:
+    """Restart the lease of jobs `worker_id` is still running; how many it still held."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(ScheduledJob)
+            .where(ScheduledJob.id.in_(job_ids), ScheduledJob.status == "running", ScheduledJob.locked_by == worker_id)
+            .values(locked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    return result.rowcount
 
 
 async def finish(session: AsyncSession, job: ScheduledJob, worker_id: str, outcome: Outcome) -> bool:

@@ -6,11 +6,12 @@ what is due with `Worker.run_due()`. Every test runs on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from factories import history_rows, new_user, update_user_settings
-from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders
+from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders, wait_for_status
 
 from db.models import PendingAgentAction
 from server.worker import Worker
@@ -129,6 +130,27 @@ async def test_a_job_whose_lease_lapsed_is_run_by_another_worker_and_never_sent_
     assert len(providers.twilio.messages) == 1
     executed = [row for row in await history_rows(ctx, action_id=job_action_id(reminder.id)) if row.status == "executed"]
     assert len(executed) == 1
+
+
+async def test_a_job_running_longer_than_its_lease_keeps_it_while_its_worker_lives(ctx, clock, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "sms")
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    providers.twilio.delay_s = 1.5  # Twilio is slow: the job is still running when its lease would end
+    slow = Worker(ctx.services, worker_id="worker-slow", poll_interval=0.02, lease_renewal_interval=0.05)
+    stop = asyncio.Event()
+    running = asyncio.create_task(slow.run(stop))
+    try:
+        await wait_for_status(ctx, reminder.id, "running")
+        for _ in range(6):  # past the 5-minute lease, a minute at a time, renewed at each step
+            clock.advance(timedelta(minutes=1))
+            await asyncio.sleep(0.15)
+        assert await Worker(ctx.services, worker_id="worker-b").claim(10) == []
+    finally:
+        stop.set()
+        await running
+    assert (await job(ctx, reminder.id)).status == "done"
+    assert [request.created for request in providers.twilio.requests] == [True]
 
 
 async def test_a_job_run_again_after_its_sms_went_out_unrecorded_adopts_that_sms(ctx, clock, worker, providers):
