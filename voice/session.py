@@ -304,7 +304,8 @@ class CallSession:
             if result.needs_confirmation and result.pending_action_id:
                 self._proposals[result.pending_action_id] = onsets
             response = result.to_json()
-            await self.transport.send_event({"type": "tool_result", "tool": call.name, "result": response})
+            event = {"type": "tool_result", "tool": call.name, "args": call.args, "result": response}
+            await self.transport.send_event(event)
         if call.id in self._cancelled_tool_ids:
             log.info("tool call was cancelled by the model; response not sent", extra={"tool": call.name})
             return

@@ -1,8 +1,14 @@
-"""`WS /ws/voice?token=API_TOKEN`: the browser client, on the same call session core as the phone."""
+"""The browser client: its page (`GET /` -> `/web/`, static files from `web/`) and `WS /ws/voice?token=API_TOKEN`,
+on the same call session core as the phone."""
 
 from __future__ import annotations
 
-from starlette.routing import WebSocketRoute
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from db import calls
@@ -15,6 +21,7 @@ from voice.session import CallSession
 from voice.transports.browser import BrowserTransport
 
 POLICY_VIOLATION = 1008
+WEB_DIRECTORY = Path(__file__).resolve().parents[2] / "web"
 
 
 async def browser_voice(websocket: WebSocket) -> None:
@@ -35,4 +42,12 @@ async def browser_voice(websocket: WebSocket) -> None:
     await CallSession(ctx.services, BrowserTransport(websocket), model_connector(ctx), info).run()
 
 
-routes = [WebSocketRoute("/ws/voice", browser_voice)]
+async def home(request: Request) -> RedirectResponse:
+    return RedirectResponse("/web/")
+
+
+routes = [
+    WebSocketRoute("/ws/voice", browser_voice),
+    Route("/", home),
+    Mount("/web", StaticFiles(directory=WEB_DIRECTORY, html=True), name="web"),
+]

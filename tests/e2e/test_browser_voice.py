@@ -99,6 +99,8 @@ async def test_tool_call_needs_a_spoken_yes_before_the_model_may_confirm(world):
     accepted = (await connection.wait_for_tool_response("call-3"))["response"]
     assert accepted["success"] is True, accepted
     assert [m.param("Body") for m in world.twilio.messages] == ["Run at 7"]
+    # the page settles the pending action the spoken yes answered by its id
+    await browser.wait_event("tool_result", tool="confirm_pending_action", args={"action_id": action_id}, result=accepted)
     await browser.socket.close()
 
 

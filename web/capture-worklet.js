@@ -1,0 +1,10 @@
+// Runs on the audio thread: hands every block of microphone samples (mono, the context's 16 kHz) to the page.
+class Capture extends AudioWorkletProcessor {
+  process(inputs) {
+    const channel = inputs[0][0];
+    if (channel) this.port.postMessage(channel.slice(0));
+    return true;
+  }
+}
+
+registerProcessor("capture", Capture);
