@@ -29,8 +29,15 @@ the larger of two estimates:
   seen while the caller is quiet, quick to rise and slow (2 dB/s) to fall, so a
   speakerphone's threshold sits just above its real echo. An observation counts
   only after 200 ms without caller activity: the caller's speech masked by the
-  coach before anything qualified would otherwise be learnt as echo. The per-delay
-  bounds alone are not enough: when the delay moves they erode (see below).
+  coach before anything qualified would otherwise be learnt as echo. The envelope
+  falls only as observations are released, never while caller activity is
+  discarding them: it used to fall regardless, so short sounds every 100-200 ms
+  (a caller tapping or rustling, an echo blip just above the threshold) starved it,
+  it sank below the real echo and the echo then passed as the caller (in
+  simulation: 20 ms clicks or coughs every 150 ms over -10 dB echo whose delay
+  drifted between turns fired on the echo; repeated early barge-ins over a
+  speakerphone, 1 false barge-in in 400). The per-delay bounds alone are not
+  enough: when the delay moves they erode (see below).
 
 Why not the per-delay estimate itself (coach level at each delay plus its
 coupling, which would follow the syllable echoing now and let double talk through
@@ -333,13 +340,16 @@ class _EchoPath:
     def _follow_envelope(self, observed_db: float, caller_active: bool) -> None:
         """Let the envelope rise to an observation only once `_ENVELOPE_HOLD` learning steps have passed
         with no caller activity: the caller's speech masked by the coach before anything qualified
-        would otherwise be learnt as echo and mask the caller further."""
+        would otherwise be learnt as echo and mask the caller further.
+
+        It falls only as observations are released: while caller activity keeps discarding them it
+        holds, or short sounds every 100-200 ms would starve it until echo passed as the caller."""
         if caller_active:
             self._held.clear()
         else:
             self._held.append(observed_db)
-        released = self._held.popleft() if len(self._held) > _ENVELOPE_HOLD else -math.inf
-        self._envelope = max(released, self._envelope - self._envelope_fall)
+        if len(self._held) > _ENVELOPE_HOLD:  # else nothing new was seen: hold rather than fall
+            self._envelope = max(self._held.popleft(), self._envelope - self._envelope_fall)
 
 
 @dataclass

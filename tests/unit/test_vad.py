@@ -253,6 +253,24 @@ def test_echo_whose_delay_drifts_between_coach_turns_does_not_fire():
     assert fired_frames(inbound, outbound) == []
 
 
+@pytest.mark.parametrize("burst", [click, cough])
+def test_short_sounds_every_150ms_over_echo_do_not_wear_the_learnt_echo_down(burst):
+    """Each sound discards the echo observations held before it; the echo estimate must hold meanwhile.
+
+    The echo's delay changes between turns, so the per-delay bounds cannot carry the threshold alone.
+    """
+    turn, pause = coach_talking(2), np.zeros(ms(300))
+    delays_ms = (150, 190, 130, 170, 150, 190, 130, 170)
+    outbound = np.concatenate([turn, pause] * len(delays_ms))
+    inbound = np.concatenate([delayed(np.concatenate((turn, pause)), d, -10) for d in delays_ms])
+    inbound += white_noise(outbound.size / RATE, QUIET_LINE_DBFS)
+    for turn_index in range(1, 6):
+        turn_start = turn_index * (turn.size + pause.size)
+        for at in range(turn_start + ms(100), turn_start + turn.size, ms(150)):
+            inbound = place(inbound, burst(20, seed=at), at)
+    assert fired_frames(inbound, outbound) == []
+
+
 @pytest.mark.parametrize("offset_ms", [0, 5, 10, 15])
 def test_caller_at_the_coach_level_on_a_handset_fires_within_120ms(offset_ms):
     outbound = coach_talking(5)
