@@ -87,6 +87,9 @@ Onset confirmation, three ways (`BargeInConfig` has the thresholds):
   or more standing 5 dB above the echo estimate fires (on a quiet line 64 ms).
   The periodic frames must end the run, rather than the fast path's "at most
   two aperiodic": caller and echo mixed make the onset frames look aperiodic.
+  Bench (speakerphone, 20 trials, four runs): p50 101-102 ms, p95 106-128 ms.
+  What remains above 120 ms is mostly onsets the echo hides for 80 ms or more
+  (about 6% in simulation): three frames after that is already 110-120 ms.
 
 A qualifying run survives a single non-qualifying 10 ms frame (sounds separated
 by less than 20 ms are one sound); a barge-in fires once per utterance, which
