@@ -20,7 +20,7 @@ import icalendar
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, daytime_clock, new_user
+from factories import DAYTIME, TestUser, daytime_clock, new_user, update_user_settings
 from fakes.google import FakeGoogle
 from fakes.server import running_server
 from sqlalchemy import select
@@ -32,7 +32,6 @@ from db.models import (
     Habit,
     HabitCompletion,
     OAuthState,
-    UserAgentSettings,
     UserCalendarConnection,
 )
 from server.config import Settings
@@ -86,18 +85,10 @@ def error_code(response: httpx.Response) -> str | None:
     return (response.json().get("error") or {}).get("code")
 
 
-async def set_user_settings(ctx: AppContext, user: TestUser, **values: Any) -> None:
-    async with ctx.sessions() as session:
-        row = await session.get(UserAgentSettings, user.id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        await session.commit()
-
-
 async def calendar_user(ctx: AppContext, **settings: Any) -> TestUser:
     """A user whose medium-risk actions (calendar events) run without confirmation."""
     user = await new_user(ctx)
-    await set_user_settings(ctx, user, auto_approve_medium_risk=True, **settings)
+    await update_user_settings(ctx, user, auto_approve_medium_risk=True, **settings)
     return user
 
 

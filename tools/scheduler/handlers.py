@@ -142,6 +142,22 @@ async def _habit_and_settings(session: AsyncSession, job: ScheduledJob) -> tuple
     return (habit, settings) if settings.habit_reminders_enabled else None
 
 
+async def _about_habit(
+    services: ToolServices,
+    session: AsyncSession,
+    job: ScheduledJob,
+    on_finish: OnFinish,
+    habit: Habit,
+    settings: UserAgentSettings,
+    text: str,
+    subject: str,
+) -> Outcome:
+    """Bring `text` about `habit` to its owner on their habit-reminder channel."""
+    actor = await scheduler_actor(session, habit.user_id)
+    tool, args = outreach(settings.habit_reminder_channel, text, subject=subject, call_type="habit_reminder")
+    return await deliver(services, job, actor, tool, args, on_finish, session)
+
+
 async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
     day = date.fromisoformat(job.payload["date"])
     async with services.sessions() as session:
@@ -154,11 +170,8 @@ async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finis
             return Outcome("skipped")  # the time changed since this was planned; the planner plans the new one
         if await _done_on(session, habit.id, day):
             return Outcome("skipped")
-        channel = settings.habit_reminder_channel
-        actor = await scheduler_actor(session, habit.user_id)
         text = f"Reminder: {habit.name} at {habit.reminder_time}."
-        tool, args = outreach(channel, text, subject=f"Reminder: {habit.name}", call_type="habit_reminder")
-        return await deliver(services, job, actor, tool, args, on_finish, session)
+        return await _about_habit(services, session, job, on_finish, habit, settings, text, f"Reminder: {habit.name}")
 
 
 async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
@@ -171,11 +184,8 @@ async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_fi
         habit, settings = found
         if await _done_on(session, habit.id, day) or not await _done_on(session, habit.id, day - timedelta(days=1)):
             return Outcome("skipped")
-        channel = settings.habit_reminder_channel
-        actor = await scheduler_actor(session, habit.user_id)
         text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
-        tool, args = outreach(channel, text, subject=f"Your {habit.name} streak", call_type="habit_reminder")
-        return await deliver(services, job, actor, tool, args, on_finish, session)
+        return await _about_habit(services, session, job, on_finish, habit, settings, text, f"Your {habit.name} streak")
 
 
 async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
