@@ -10,14 +10,21 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: install run test bench
+.PHONY: install browser run test bench
 install: $(VENV)/.installed
+
+# The browser page's tests drive a real Chromium: Debian's package, installed when missing and we may.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	if [ "$$(id -u)" = 0 ]; then apt-get install -y -q --no-install-recommends chromium >/dev/null || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
+	else echo "chromium is not installed: the browser page tests will be skipped (run as root to install it)"; fi
 
 run: install
 	$(VENV)/bin/coach migrate
 	$(VENV)/bin/coach serve --host $(HOST) --port $(PORT)
 
-test: install
+test: install browser
 	$(VENV)/bin/pytest -v
 
 bench: install

@@ -28,10 +28,16 @@ class Call {
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = (message) =>
       typeof message.data === "string" ? this.onEvent(JSON.parse(message.data)) : this.play(message.data);
-    this.socket.onclose = (event) => this.ended(event.code === 1008 ? "The token was refused." : "Call ended.");
+    // A refused token fails the handshake (HTTP 403), which a page only sees as a socket that never opened.
+    this.socket.onopen = () => (this.opened = true);
+    this.socket.onclose = () => this.ended(this.closedBecause());
     const capture = new AudioWorkletNode(this.context, "capture");
     capture.port.onmessage = (message) => this.send(message.data);
     this.context.createMediaStreamSource(this.microphone).connect(capture);
+  }
+
+  closedBecause() {
+    return this.opened ? "Call ended." : "Could not connect: the token was refused, or the server is not reachable.";
   }
 
   send(block) {

@@ -1,0 +1,165 @@
+"""The browser client page (`web/`) in a real Chromium: its microphone (a fake capture device playing a
+speech recording) reaches the model through `WS /ws/voice`, the coach's words and pending actions show
+on the page, and its "Yes, do it" button confirms with the keypad's 1.
+
+Chromium comes from the system (`.ci/run` installs Debian's package); Playwright drives it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from audio import tone
+from factories import new_user
+from worlds import VoiceWorld
+
+MICROPHONE = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is needed for the browser page tests (.ci/run installs it)")
+        pytest.skip("chromium is not installed")
+    return found
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = _chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--use-fake-ui-for-media-stream",  # grant the microphone without a prompt
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={MICROPHONE}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+# Watches the page's playback through the Web Audio API (the browser's, not ours): every buffer it starts
+# (when, how long, at what rate) and every one it stops.
+WATCH_PLAYBACK = """
+window.playback = { started: [], stopped: 0 };
+const start = AudioBufferSourceNode.prototype.start;
+AudioBufferSourceNode.prototype.start = function (when, ...rest) {
+  window.playback.started.push({ when, duration: this.buffer.duration, rate: this.buffer.sampleRate });
+  return start.call(this, when, ...rest);
+};
+const stop = AudioBufferSourceNode.prototype.stop;
+AudioBufferSourceNode.prototype.stop = function (...args) {
+  window.playback.stopped += 1;
+  return stop.apply(this, args);
+};
+"""
+
+
+async def start_talking(browser: Browser, world: VoiceWorld, token: str) -> Page:
+    page = await browser.new_page()
+    await page.add_init_script(WATCH_PLAYBACK)
+    await page.goto(f"{world.base_url}/web/")
+    await page.fill("#token", token)
+    await page.click("#start")
+    return page
+
+
+def rms_dbfs(pcm16: bytes) -> float:
+    samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
+    return 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1e-9) / 32768)
+
+
+async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.wait_for_audio_bytes(2 * 16000 * 2, timeout=15)  # two seconds of 16 kHz PCM16
+    assert set(connection.audio_mime_types) == {"audio/pcm;rate=16000"}
+    assert rms_dbfs(connection.audio) > -45  # the recording's speech, not silence
+    await expect(page.locator("#status")).to_have_text("Connected: start talking.")
+
+
+async def test_the_coach_reply_shows_in_the_transcript(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_audio(tone(300, 24000))
+    await connection.send_output_transcription("Good morning <b>Ann</b>")
+    await connection.send_turn_complete()
+    line = page.locator("#transcript li[data-role=coach]")
+    await expect(line).to_have_text("Coach: Good morning <b>Ann</b>")  # shown as text, never as markup
+    assert await page.locator("#transcript b").count() == 0
+
+
+async def test_the_coach_audio_is_played_back_to_back_at_24_khz(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_audio(tone(600, 24000))
+    await connection.send_turn_complete()
+    await page.wait_for_function("window.playback.started.reduce((s, b) => s + b.duration, 0) >= 0.6")
+    started = await page.evaluate("window.playback.started")
+    assert {buffer["rate"] for buffer in started} == {24000}
+    assert sum(buffer["duration"] for buffer in started) == pytest.approx(0.6, abs=1e-6)
+    for before, after in zip(started, started[1:]):  # each chunk starts where the previous one ends
+        assert after["when"] == pytest.approx(before["when"] + before["duration"], abs=1e-6)
+
+
+async def test_an_interruption_stops_the_coach_audio_the_page_has_scheduled(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_audio(tone(2000, 24000))
+    await page.wait_for_function("window.playback.started.length > 0")
+    assert await page.evaluate("window.playback.stopped") == 0
+    await connection.send_interrupted()
+    await page.wait_for_function("window.playback.stopped > 0")
+
+
+async def test_the_yes_button_confirms_the_pending_action_and_the_sms_is_sent(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_tool_call("call-1", "send_sms", {"message": "Run at 7", "confidence": 0.95})
+    proposal = (await connection.wait_for_tool_response("call-1"))["response"]
+    item = page.locator(f"#pending-{proposal['pending_action_id']}")
+    await expect(item.get_by_role("button", name="Yes, do it")).to_be_visible()
+    assert world.twilio.messages == []
+
+    await item.get_by_role("button", name="Yes, do it").click()
+    await expect(item).not_to_contain_text("Yes, do it", timeout=10_000)
+    assert [m.param("Body") for m in world.twilio.messages] == ["Run at 7"]
+
+
+async def test_the_no_button_cancels_the_pending_action_and_nothing_is_sent(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_tool_call("call-1", "send_sms", {"message": "Run at 7", "confidence": 0.95})
+    proposal = (await connection.wait_for_tool_response("call-1"))["response"]
+    item = page.locator(f"#pending-{proposal['pending_action_id']}")
+    await item.get_by_role("button", name="No").click()
+    await expect(item).not_to_contain_text("Yes, do it", timeout=10_000)
+    assert world.twilio.messages == []
+
+
+async def test_a_refused_token_says_so_on_the_page(browser, world):
+    page = await start_talking(browser, world, "vc_not-a-token")
+    await expect(page.locator("#status")).to_have_text(
+        "Could not connect: the token was refused, or the server is not reachable."
+    )
+    await expect(page.locator("#start")).to_be_enabled()
+    assert world.gemini.live.connections == []
