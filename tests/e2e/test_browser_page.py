@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from audio import tone
 from factories import new_user
 from worlds import VoiceWorld
 
-MICROPHONE = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
+SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
 
 
 def _chromium() -> str:
@@ -32,8 +33,7 @@ def _chromium() -> str:
     return found
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def _launch(microphone: Path) -> AsyncIterator[Browser]:
     executable = _chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
@@ -41,7 +41,7 @@ async def browser() -> AsyncIterator[Browser]:
             args=[
                 "--use-fake-ui-for-media-stream",  # grant the microphone without a prompt
                 "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={MICROPHONE}",
+                f"--use-file-for-fake-audio-capture={microphone}",  # played in a loop
                 "--autoplay-policy=no-user-gesture-required",
             ],
         )
@@ -49,6 +49,26 @@ async def browser() -> AsyncIterator[Browser]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    """Chromium whose microphone hears a quiet room (so nothing the page plays is cut by a barge-in)."""
+    quiet = tmp_path / "quiet.wav"
+    with wave.open(str(quiet), "wb") as recording:
+        recording.setnchannels(1)
+        recording.setsampwidth(2)
+        recording.setframerate(8000)
+        recording.writeframes(bytes(2 * 8000))
+    async for launched in _launch(quiet):
+        yield launched
+
+
+@pytest.fixture
+async def talking_browser() -> AsyncIterator[Browser]:
+    """Chromium whose microphone hears the caller's recorded speech, over and over."""
+    async for launched in _launch(SPEECH):
+        yield launched
 
 
 # Watches the page's playback through the Web Audio API (the browser's, not ours): every buffer it starts
@@ -82,9 +102,9 @@ def rms_dbfs(pcm16: bytes) -> float:
     return 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1e-9) / 32768)
 
 
-async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(browser, world):
+async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(talking_browser, world):
     user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
+    page = await start_talking(talking_browser, world, user.token)
     connection = await world.gemini.live.wait_for_connection(0, timeout=15)
     await connection.wait_for_audio_bytes(2 * 16000 * 2, timeout=15)  # two seconds of 16 kHz PCM16
     assert set(connection.audio_mime_types) == {"audio/pcm;rate=16000"}
@@ -127,6 +147,22 @@ async def test_an_interruption_stops_the_coach_audio_the_page_has_scheduled(brow
     assert await page.evaluate("window.playback.stopped") == 0
     await connection.send_interrupted()
     await page.wait_for_function("window.playback.stopped > 0")
+
+
+async def test_the_caller_talking_over_the_coach_stops_the_page_playing_it(talking_browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(talking_browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await connection.send_audio(tone(6000, 24000))  # longer than the recording: its speech comes round
+    await page.wait_for_function("window.playback.stopped > 0", timeout=10_000)  # nothing else sends clear
+    scheduled = await page.evaluate("window.playback.started.length")
+    await connection.send_audio(tone(200, 24000))  # the interrupted turn goes on: not played
+    await connection.send_turn_complete()
+    await connection.send_audio(tone(200, 24000))  # the next turn is
+    await connection.send_output_transcription("Go ahead.")  # after its audio, on the same socket
+    await expect(page.locator("#transcript li[data-role=coach]")).to_have_text("Coach: Go ahead.")
+    after_clear = (await page.evaluate("window.playback.started"))[scheduled:]
+    assert sum(buffer["duration"] for buffer in after_clear) == pytest.approx(0.2)
 
 
 async def test_the_yes_button_confirms_the_pending_action_and_the_sms_is_sent(browser, world):
