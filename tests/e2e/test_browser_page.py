@@ -19,7 +19,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from audio import tone
 from factories import new_user
-from worlds import VoiceWorld
+from worlds import VoiceWorld, ended_call
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
 
@@ -199,3 +199,16 @@ async def test_a_refused_token_says_so_on_the_page(browser, world):
     )
     await expect(page.locator("#start")).to_be_enabled()
     assert world.gemini.live.connections == []
+
+
+async def test_hanging_up_ends_the_call_and_its_record(browser, world):
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    await expect(page.locator("#status")).to_have_text("Connected: start talking.")
+    await page.click("#stop")
+    await expect(page.locator("#status")).to_have_text("Call ended.")
+    await expect(page.locator("#start")).to_be_enabled()
+    call = await ended_call(world, user.id)
+    assert call.status == "completed" and call.end_reason == "browser hung up"
+    assert await connection.wait_closed() is not None
