@@ -6,6 +6,7 @@ worker processes and waits until they poll. Burst: every job becomes due at once
 backlog drains (its lag is mostly queueing). Paced: jobs fall due at `--rate` per second, below capacity;
 its lag is the scheduling delay itself (polling, claiming, dispatch). A job's execution time is its
 `executed` history row; emails go to the Resend fake (tests/fakes/resend.py) served by its own process.
+Each round also reports the CPU its parts spent per job (from /proc): where a faster scheduler must save.
 
 Run: .venv/bin/python bench/scheduler.py [--jobs 2000] [--paced-jobs 300] [--rate 20] [--workers 1 2]
 Environment: COACH_TEST_POSTGRES (admin DSN, default postgresql://postgres@127.0.0.1:5432/test),
@@ -33,6 +34,7 @@ from scheduling import WorkerProcess, make_due, seed_email_reminders
 from services import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
 
+from bench.cpu import CpuMeter, pids_whose_command
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import AgentActionHistory, ScheduledJob, utcnow
@@ -52,6 +54,10 @@ class Round:
     jobs: int
     seconds: float
     lags: list[float]
+    cpu: dict[str, float]  # CPU seconds by part (workers, postgres, redis, resend fake) while the round ran
+
+    def cpu_ms_per_job(self, part: str) -> float:
+        return self.cpu[part] / self.jobs * 1000
 
     @property
     def rate(self) -> float:
@@ -101,8 +107,21 @@ async def _make_due_paced(sessions, job_ids: list[str], rate: float) -> None:  #
         await make_due(sessions, job_ids[first : first + per_tick], start + timedelta(seconds=tick * per_tick / rate))
 
 
+def cpu_meter(url: str, workers: list[WorkerProcess], resend: subprocess.Popen[bytes]) -> CpuMeter:
+    """The round's parts: the worker processes, the PostgreSQL backends of the bench database (this
+    process's completion polling among them: a query every 50 ms), Redis and the Resend fake."""
+    database = url.rsplit("/", 1)[1]
+    return CpuMeter({
+        "workers": lambda: [worker.process.pid for worker in workers],
+        "postgres": lambda: pids_whose_command(lambda command: command.startswith("postgres:") and f" {database} " in command),
+        "redis": lambda: pids_whose_command(lambda command: command.startswith("redis-server")),
+        "resend fake": lambda: [resend.pid],
+    })
+
+
 async def measure(
-    url: str, env: dict[str, str], workers: int, jobs: int, concurrency: int, logs: Path, rate: float | None
+    url: str, env: dict[str, str], workers: int, jobs: int, concurrency: int, logs: Path, rate: float | None,
+    resend: subprocess.Popen[bytes],
 ) -> Round:
     """One round; `rate` None means burst (all due at once)."""
     engine = make_engine(url)
@@ -113,12 +132,15 @@ async def measure(
         try:
             for process in processes:
                 process.wait_started()
+            meter = cpu_meter(url, processes, resend)
+            meter.start()
             if rate is None:
                 await make_due(sessions, job_ids, utcnow())
             else:
                 await _make_due_paced(sessions, job_ids, rate)
             while await _done_count(sessions, job_ids) < len(job_ids):
                 await asyncio.sleep(0.05)
+            meter.stop()
         finally:
             for process in processes:
                 process.stop()
@@ -136,7 +158,7 @@ async def measure(
         await engine.dispose()
     lags = [(executed[job_action_id(job_id)] - due[job_id]).total_seconds() for job_id in job_ids]
     span = (max(executed.values()) - min(due.values())).total_seconds()
-    return Round("burst" if rate is None else f"paced {rate:g}/s", workers, jobs, span, lags)
+    return Round("burst" if rate is None else f"paced {rate:g}/s", workers, jobs, span, lags, meter.seconds)
 
 
 def main() -> None:
@@ -160,7 +182,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as logs:
             for workers in options.workers:
                 for jobs, rate in ((options.jobs, None), (options.paced_jobs, options.rate)):
-                    rounds.append(asyncio.run(measure(url, env, workers, jobs, options.concurrency, Path(logs), rate)))
+                    rounds.append(asyncio.run(measure(url, env, workers, jobs, options.concurrency, Path(logs), rate, resend)))
     finally:
         resend.terminate()
         resend.wait(10)
@@ -171,14 +193,15 @@ def main() -> None:
 def print_table(rounds: list[Round], concurrency: int) -> None:
     header = (
         f"{'round':<12} {'workers':>7} {'concurrency':>11} {'jobs':>6} {'seconds':>8} {'jobs/s':>8} "
-        f"{'lag p50 s':>10} {'lag p95 s':>10}"
+        f"{'lag p50 s':>10} {'lag p95 s':>10} {'CPU ms per job: workers':>24} {'postgres':>8} {'redis':>6} {'resend':>6}"
     )
     print(header)
     print("-" * len(header))
     for row in rounds:
         print(
             f"{row.mode:<12} {row.workers:>7} {concurrency:>11} {row.jobs:>6} {row.seconds:>8.2f} {row.rate:>8.0f} "
-            f"{row.lag(50):>10.3f} {row.lag(95):>10.3f}"
+            f"{row.lag(50):>10.3f} {row.lag(95):>10.3f} {row.cpu_ms_per_job('workers'):>24.2f} "
+            f"{row.cpu_ms_per_job('postgres'):>8.2f} {row.cpu_ms_per_job('redis'):>6.2f} {row.cpu_ms_per_job('resend fake'):>6.2f}"
         )
     burst = max((row for row in rounds if row.mode == "burst"), key=lambda row: row.rate)
     paced = max(row.lag(95) for row in rounds if row.mode != "burst")

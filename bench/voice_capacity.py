@@ -49,6 +49,7 @@ from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
 from audio import coach_turn  # noqa: E402
+from bench.cpu import cpu_seconds  # noqa: E402
 from db import accounts  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
@@ -64,7 +65,6 @@ MODEL_CHUNK_MS = 40
 MODEL_LEAD_MS = 200
 WARMUP_S = 2.0
 RAMP_BATCH = 25
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 MEDIA_PREFIX = '{"event": "media"'
 
 
@@ -209,11 +209,6 @@ async def ticker(calls: list[Call], stop: asyncio.Event, slips: list[float]) -> 
 
 
 # --- measuring --------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
 @dataclass(frozen=True)
