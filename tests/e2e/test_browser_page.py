@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from audio import tone
 from factories import new_user
+from fakes.gemini_live import LiveConnection
 from worlds import VoiceWorld, ended_call
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
@@ -97,15 +98,20 @@ async def start_talking(browser: Browser, world: VoiceWorld, token: str) -> Page
     return page
 
 
+async def in_conversation(browser: Browser, world: VoiceWorld) -> tuple[Page, LiveConnection]:
+    """A new user's page, talking: the model's side of its session is connected."""
+    user = await new_user(world.data)
+    page = await start_talking(browser, world, user.token)
+    return page, await world.gemini.live.wait_for_connection(0, timeout=15)
+
+
 def rms_dbfs(pcm16: bytes) -> float:
     samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
     return 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1e-9) / 32768)
 
 
 async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(talking_browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(talking_browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    page, connection = await in_conversation(talking_browser, world)
     await connection.wait_for_audio_bytes(2 * 16000 * 2, timeout=15)  # two seconds of 16 kHz PCM16
     assert set(connection.audio_mime_types) == {"audio/pcm;rate=16000"}
     assert rms_dbfs(connection.audio) > -45  # the recording's speech, not silence
@@ -113,9 +119,7 @@ async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(tal
 
 
 async def test_the_coach_reply_shows_in_the_transcript(browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    page, connection = await in_conversation(browser, world)
     await connection.send_audio(tone(300, 24000))
     await connection.send_output_transcription("Good morning <b>Ann</b>")
     await connection.send_turn_complete()
@@ -125,9 +129,7 @@ async def test_the_coach_reply_shows_in_the_transcript(browser, world):
 
 
 async def test_the_coach_audio_is_played_back_to_back_at_24_khz(browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    page, connection = await in_conversation(browser, world)
     await connection.send_audio(tone(600, 24000))
     await connection.send_turn_complete()
     await page.wait_for_function("window.playback.started.reduce((s, b) => s + b.duration, 0) >= 0.6")
@@ -139,9 +141,7 @@ async def test_the_coach_audio_is_played_back_to_back_at_24_khz(browser, world):
 
 
 async def test_an_interruption_stops_the_coach_audio_the_page_has_scheduled(browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    page, connection = await in_conversation(browser, world)
     await connection.send_audio(tone(2000, 24000))
     await page.wait_for_function("window.playback.started.length > 0")
     assert await page.evaluate("window.playback.stopped") == 0
@@ -150,9 +150,7 @@ async def test_an_interruption_stops_the_coach_audio_the_page_has_scheduled(brow
 
 
 async def test_the_caller_talking_over_the_coach_stops_the_page_playing_it(talking_browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(talking_browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+    page, connection = await in_conversation(talking_browser, world)
     await connection.send_audio(tone(6000, 24000))  # longer than the recording: its speech comes round
     await page.wait_for_function("window.playback.stopped > 0", timeout=10_000)  # nothing else sends clear
     scheduled = await page.evaluate("window.playback.started.length")
@@ -165,28 +163,26 @@ async def test_the_caller_talking_over_the_coach_stops_the_page_playing_it(talki
     assert sum(buffer["duration"] for buffer in after_clear) == pytest.approx(0.2)
 
 
-async def test_the_yes_button_confirms_the_pending_action_and_the_sms_is_sent(browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
+async def sms_waiting_on_the_page(browser: Browser, world: VoiceWorld) -> Locator:
+    """The model proposes an SMS in a browser conversation; the page's item for it, with its buttons."""
+    page, connection = await in_conversation(browser, world)
     await connection.send_tool_call("call-1", "send_sms", {"message": "Run at 7", "confidence": 0.95})
     proposal = (await connection.wait_for_tool_response("call-1"))["response"]
     item = page.locator(f"#pending-{proposal['pending_action_id']}")
     await expect(item.get_by_role("button", name="Yes, do it")).to_be_visible()
-    assert world.twilio.messages == []
+    return item
 
+
+async def test_the_yes_button_confirms_the_pending_action_and_the_sms_is_sent(browser, world):
+    item = await sms_waiting_on_the_page(browser, world)
+    assert world.twilio.messages == []
     await item.get_by_role("button", name="Yes, do it").click()
     await expect(item).not_to_contain_text("Yes, do it", timeout=10_000)
     assert [m.param("Body") for m in world.twilio.messages] == ["Run at 7"]
 
 
 async def test_the_no_button_cancels_the_pending_action_and_nothing_is_sent(browser, world):
-    user = await new_user(world.data)
-    page = await start_talking(browser, world, user.token)
-    connection = await world.gemini.live.wait_for_connection(0, timeout=15)
-    await connection.send_tool_call("call-1", "send_sms", {"message": "Run at 7", "confidence": 0.95})
-    proposal = (await connection.wait_for_tool_response("call-1"))["response"]
-    item = page.locator(f"#pending-{proposal['pending_action_id']}")
+    item = await sms_waiting_on_the_page(browser, world)
     await item.get_by_role("button", name="No").click()
     await expect(item).not_to_contain_text("Yes, do it", timeout=10_000)
     assert world.twilio.messages == []
