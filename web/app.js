@@ -14,6 +14,7 @@ class Call {
     this.clock = new PlaybackClock();
     this.sources = new Set();
     this.frames = new FrameGatherer();
+    this.opened = false; // has the socket ever opened (see closedBecause)
   }
 
   async start() {

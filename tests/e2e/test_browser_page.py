@@ -2,7 +2,7 @@
 speech recording) reaches the model through `WS /ws/voice`, the coach's words and pending actions show
 on the page, and its "Yes, do it" button confirms with the keypad's 1.
 
-Chromium comes from the system (`.ci/run` installs Debian's package); Playwright drives it.
+Chromium comes from the system (`make test` installs Debian's package); Playwright drives it.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import os
 import shutil
 import wave
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from audio import tone
 from factories import new_user
 from fakes.gemini_live import LiveConnection
+from voice.vad import level_dbfs
 from worlds import VoiceWorld, ended_call
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
@@ -29,11 +30,12 @@ def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("chromium is needed for the browser page tests (.ci/run installs it)")
+            pytest.fail("chromium is needed for the browser page tests (make test installs it)")
         pytest.skip("chromium is not installed")
     return found
 
 
+@asynccontextmanager
 async def _launch(microphone: Path) -> AsyncIterator[Browser]:
     executable = _chromium()
     async with async_playwright() as playwright:
@@ -61,14 +63,14 @@ async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
         recording.setsampwidth(2)
         recording.setframerate(8000)
         recording.writeframes(bytes(2 * 8000))
-    async for launched in _launch(quiet):
+    async with _launch(quiet) as launched:
         yield launched
 
 
 @pytest.fixture
 async def talking_browser() -> AsyncIterator[Browser]:
     """Chromium whose microphone hears the caller's recorded speech, over and over."""
-    async for launched in _launch(SPEECH):
+    async with _launch(SPEECH) as launched:
         yield launched
 
 
@@ -105,16 +107,11 @@ async def in_conversation(browser: Browser, world: VoiceWorld) -> tuple[Page, Li
     return page, await world.gemini.live.wait_for_connection(0, timeout=15)
 
 
-def rms_dbfs(pcm16: bytes) -> float:
-    samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float64)
-    return 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1e-9) / 32768)
-
-
 async def test_the_page_streams_the_microphone_to_the_model_as_16_khz_speech(talking_browser, world):
     page, connection = await in_conversation(talking_browser, world)
     await connection.wait_for_audio_bytes(2 * 16000 * 2, timeout=15)  # two seconds of 16 kHz PCM16
     assert set(connection.audio_mime_types) == {"audio/pcm;rate=16000"}
-    assert rms_dbfs(connection.audio) > -45  # the recording's speech, not silence
+    assert level_dbfs(connection.audio) > -45  # the recording's speech, not silence
     await expect(page.locator("#status")).to_have_text("Connected: start talking.")
 
 
