@@ -258,6 +258,7 @@ async def test_malformed_and_out_of_order_frames_are_counted_and_the_call_goes_o
         await model.send_turn_complete()
         await caller.wait_until(lambda: caller.played_ms() >= 500, 5, "coach audio after the bad frames")
         expected = Upsampler8kTo16k().process(ulaw_to_pcm16(caller.sent_audio()))
+        await caller.wait_until(lambda: len(model.audio) >= len(expected), 5, "the caller's audio at the model")
         assert model.audio[: len(expected)] == expected  # the stale frame was dropped, nothing else was
     after = await bad_frame_counts(world)
     grew = {kind for kind in after if after[kind] > before.get(kind, 0)}
