@@ -1,9 +1,11 @@
 """Barge-in detection: has the caller started talking (over the coach)?
 
 Fed the caller's decoded PCM16 8 kHz audio in 20 ms frames and, separately,
-the coach's PCM16 8 kHz audio as it is played to the caller. Each inbound frame
-is analysed as two 10 ms halves; a half *qualifies* as caller sound only if all
-three gates agree:
+the coach's PCM16 8 kHz audio as it is played to the caller. The coach's echo is
+first subtracted from each inbound frame where it is a delayed, scaled copy of
+the coach's audio (`voice.echo.EchoCanceller`: a speakerphone); everything below
+works on what is left. Each inbound frame is analysed as two 10 ms halves; a
+half *qualifies* as caller sound only if all three gates agree:
 
 * webrtcvad calls it speech;
 * its level is clearly above an adaptive noise floor (and above an absolute
@@ -87,9 +89,11 @@ Onset confirmation, three ways (`BargeInConfig` has the thresholds):
   or more standing 5 dB above the echo estimate fires (on a quiet line 64 ms).
   The periodic frames must end the run, rather than the fast path's "at most
   two aperiodic": caller and echo mixed make the onset frames look aperiodic.
-  Bench (speakerphone, 20 trials, four runs): p50 101-102 ms, p95 106-128 ms.
-  What remains above 120 ms is mostly onsets the echo hides for 80 ms or more
-  (about 6% in simulation): three frames after that is already 110-120 ms.
+  Bench (speakerphone, 20 trials, four runs, before the echo canceller): p50
+  101-102 ms, p95 106-128 ms. What remained above 120 ms was mostly onsets the
+  echo hid for 80 ms or more (about 6% in simulation): three frames after that
+  is already 110-120 ms. Once the canceller has locked, the echo it removes no
+  longer hides the onset, and this path is for echo it cannot explain.
 
 A qualifying run survives a single non-qualifying 10 ms frame (sounds separated
 by less than 20 ms are one sound); a barge-in fires once per utterance, which
@@ -107,7 +111,8 @@ it 96%, p95 120 ms, 89% within 100 ms):
   window's, and under drifting delays and stalls echo alone then opened runs of
   100-260 ms that only the whole-window frames kept from firing. Even the true
   delay +/-30 ms, known exactly, gave a p95 of 120-140 ms: the caller's first
-  40-50 ms are below the echo's own level, so no echo estimate can see them.
+  40-50 ms are below the echo's own level, so no level-based echo estimate can
+  see them (the waveform canceller in `voice.echo` does).
 * a lower `echo_margin_db`: 2.5 dB fired on echo 6 times and 2 dB 29 times in the
   stress above.
 * a larger credit, `masked_voiced_ms` 20: 16 misses instead of 10 and a p95 of
@@ -127,6 +132,8 @@ from dataclasses import dataclass
 import numpy as np
 import webrtcvad
 from numpy.lib.stride_tricks import sliding_window_view
+
+from voice.echo import EchoCanceller
 
 SAMPLE_RATE = 8000
 FRAME_MS = 20
@@ -334,6 +341,7 @@ class _EchoPath:
         self._coupling = np.full(delays, cfg.echo_prior_db)
         self._envelope = -math.inf
         self._held: deque[float] = deque()
+        self._prior = cfg.echo_prior_db
         self.return_loss_db = cfg.echo_prior_db
         """Strongest coupling learnt: the echo of the loudest coach audio in the window is at most this loud."""
         self._learn_rate = cfg.echo_learn_rate
@@ -360,6 +368,14 @@ class _EchoPath:
         self._held.clear()
         self._timeline[:] = _SILENCE_DBFS
         self._since_audible = self._delays
+
+    def forget_envelope(self) -> None:
+        """The echo canceller locked on: the envelope measured the line before cancellation, far above
+        what is left after it, and falling at `echo_envelope_fall_db_per_s` it would hide the caller for
+        seconds. The per-delay bounds fall to the new evidence within a few frames on their own."""
+        self._envelope = -math.inf
+        self._held.clear()
+        self.return_loss_db = float(self._coupling.max())
 
     @property
     def coach_in_window(self) -> bool:
@@ -451,6 +467,7 @@ class BargeInDetector:
             fall_fraction_per_frame=1.0 - math.exp(-ANALYSIS_MS / cfg.noise_floor_fall_ms),
         )
         self._echo = _EchoPath(cfg)
+        self._canceller = EchoCanceller(cfg.echo_window_ms, _MAX_PENDING_OUTBOUND_MS)
         self._span_needed_ms = cfg.min_speech_ms + 2 * BLOCK_MS
         self._voiced_span_needed_ms = cfg.min_voiced_ms + 2 * BLOCK_MS
         self._masked_span_needed_ms = cfg.masked_voiced_ms + 2 * BLOCK_MS
@@ -485,6 +502,7 @@ class BargeInDetector:
         """
         if len(pcm8k) >= 2:
             self._echo.add_outbound(pcm8k)
+            self._canceller.add_outbound(_samples(pcm8k))
 
     def push_inbound(self, pcm8k_frame: bytes) -> bool:
         """Process one 20 ms caller frame (320 bytes PCM16 8 kHz).
@@ -493,7 +511,10 @@ class BargeInDetector:
         """
         if len(pcm8k_frame) != FRAME_BYTES:
             raise ValueError(f"expected a {FRAME_BYTES}-byte frame, got {len(pcm8k_frame)}")
-        samples = _samples(pcm8k_frame)
+        received = _samples(pcm8k_frame)
+        samples = self._cancel_echo(received)
+        if samples is not received:  # webrtcvad reads PCM16
+            pcm8k_frame = np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
         self._frame = samples
         first, second = samples[:_ANALYSIS_SAMPLES], samples[_ANALYSIS_SAMPLES:]
         levels = [_power_to_dbfs(float(np.dot(x, x)) / _ANALYSIS_SAMPLES) for x in (first, second)]
@@ -507,6 +528,14 @@ class BargeInDetector:
             self._echo.learn(coach, np.array(levels), caller_active=self.speaking or self._run is not None)
         self._previous_frame = samples
         return fired
+
+    def _cancel_echo(self, samples: np.ndarray) -> np.ndarray:
+        """The caller's frame with the coach's echo subtracted; the canceller's first lock resets the envelope."""
+        was_locked = self._canceller.delay is not None
+        cancelled = self._canceller.process(samples)
+        if not was_locked and self._canceller.delay is not None:
+            self._echo.forget_envelope()
+        return cancelled
 
     def _analyse(self, pcm: bytes, half: int, level: float, echo: float) -> bool:
         """Advance by one 10 ms analysis frame; True if it confirms an onset."""
@@ -527,6 +556,7 @@ class BargeInDetector:
         self._non_speech_run = 0
         self.last_speech_ms = self.stream_ms
         self._echo.forget_playback()
+        self._canceller.forget_playback()
         return True
 
     def _speech_threshold(self, pcm: bytes, level: float, echo: float) -> float | None:

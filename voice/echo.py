@@ -1,0 +1,187 @@
+"""Echo cancellation for barge-in: takes the coach's own voice out of the caller's audio when the line
+returns it as a delayed, attenuated copy (a speakerphone), so the detector hears a caller under it.
+
+Why: a level test cannot see a caller quieter than the echo, and a caller's first 40-80 ms are (see
+`voice.vad`): over -10 dB echo, barge-in came 20 ms later than on a handset, with a p95 just above the
+120 ms target. Subtracting the echo's waveform leaves the caller from their first syllable.
+
+The model is the simplest echo there is: one delayed, scaled copy of what the coach played,
+`echo(t) = g * coach(t - d)`, with d within the echo window. The coach's audio is a timeline of samples
+consumed at the pace of inbound audio, exactly like the detector's timeline of levels, so d is the delay
+between handing a frame to the player and hearing it back. Each 10 ms piece of caller audio is handled
+in up to three steps:
+
+1. local: once a delay is locked, the lag within `_LOCAL_SAMPLES` of it (and its least-squares gain)
+   whose subtraction leaves the least energy. The delay between the timeline and the caller's audio moves
+   (late packets, a new turn starting at another phase, an event-loop stall); the lock follows it.
+2. global: when the local best leaves more than `_EXPLAINED_DB` below the piece (the echo moved further,
+   or the caller is talking) and the piece is loud enough to matter, the latest `_GLOBAL_MS` of caller
+   audio are correlated with the whole window (FFT); a delay that explains them to `_EXPLAINED_DB`
+   becomes the lock. At most once per 20 ms frame: it costs about ten local steps.
+3. what is left after subtracting the best copy is passed on, never louder than the piece itself: the
+   caller (plus residual echo, which the detector's level-based echo path bounds as before).
+
+Not a full acoustic echo canceller: an echo path far from one delayed copy (a reverberant room, a
+non-linear loudspeaker) is never explained to `_EXPLAINED_DB`, never locked, and the detector then works
+on the line as it arrives. Until the first lock nothing is subtracted, so a handset (no echo) and a
+caller talking over the coach from the start are unaffected: the caller's own voice is not the coach's
+at any delay. Locking once the caller has started needs the coach's voice at some delay to explain 80 ms
+of caller audio to `_EXPLAINED_DB`, which two different voices do not.
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+SAMPLE_RATE = 8000
+_FRAME_SAMPLES = 160
+_PIECE_SAMPLES = 80
+_LOCAL_SAMPLES = 40
+"""The lock follows the echo within +/- 5 ms per 10 ms piece (further: the global search)."""
+_EXPLAINED_DB = 12.0
+"""How far subtracting the echo must lower the energy for the audio to count as explained by it."""
+_CONFIRMING_PIECES = 3
+"""Pieces in a row a new delay must explain before it is locked: one 10 ms piece of the caller's own voice is
+now and then explained to 14 dB by the coach's at some delay (two voices with the same pitch for a moment);
+the same delay three times running, only a real echo."""
+_EXPLAINED_RATIO = 10 ** (_EXPLAINED_DB / 10)
+_AUDIBLE_POWER = 32768.0**2 * 10 ** (-50 / 10)
+"""Mean square of -50 dBFS: quieter audio is line noise; there is nothing worth cancelling."""
+_AUDIBLE_ENERGY = _AUDIBLE_POWER * _PIECE_SAMPLES
+_TINY_POWER = 1.0
+
+
+class EchoCanceller:
+    """One per call: `add_outbound` the coach's PCM as it is handed to the player, `process` each 20 ms
+    caller frame (float samples) in order; `process` returns the frame with the echo taken out."""
+
+    def __init__(self, echo_window_ms: int, max_pending_ms: int) -> None:
+        self._max_delay = echo_window_ms * SAMPLE_RATE // 1000
+        self._timeline = np.zeros(self._max_delay + _LOCAL_SAMPLES + 2 * _FRAME_SAMPLES)
+        self._copies = sliding_window_view(self._timeline, _PIECE_SAMPLES)  # row i: the piece from index i on
+        self._pending = np.zeros(0)
+        self._max_pending = max_pending_ms * SAMPLE_RATE // 1000
+        self._silent_after = -(-self._max_delay // _FRAME_SAMPLES) + 1  # frames: all coach audio has echoed
+        self._frames_since_coach = self._silent_after
+        self._fft_size = _fast_fft_size(self._max_delay + _PIECE_SAMPLES)  # no circular wrap at any delay
+        self.delay: int | None = None
+        """The locked echo delay in samples, None until an echo has been explained."""
+        self.gain = 0.0
+        """The echo's gain at the locked delay."""
+        self._candidate: tuple[int, int] | None = None  # a delay a search found, and in how many pieces in a row
+
+    def add_outbound(self, samples: np.ndarray) -> None:
+        room = self._max_pending - self._pending.size
+        if room > 0 and samples.size:
+            self._pending = np.concatenate((self._pending, samples[:room]))
+
+    def forget_playback(self) -> None:
+        """A barge-in cut the coach's playback: its newest audio will never echo. The lock stays."""
+        self._pending = self._pending[:0]
+        self._timeline[:] = 0.0
+        self._frames_since_coach = self._silent_after
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """The caller's 20 ms frame with the coach's echo subtracted (the frame itself when there is none)."""
+        self._play()
+        if self._frames_since_coach >= self._silent_after:
+            return frame
+        if self.delay is None and float(np.dot(frame, frame)) < _AUDIBLE_ENERGY:
+            return frame  # no piece of it is loud enough to search for an echo
+        first, second = frame[:_PIECE_SAMPLES], frame[_PIECE_SAMPLES:]
+        first_left, second_left = self._cancel(first, 0), self._cancel(second, _PIECE_SAMPLES)
+        if first_left is first and second_left is second:
+            return frame
+        return np.concatenate((first_left, second_left))
+
+    def _cancel(self, piece: np.ndarray, start: int) -> np.ndarray:
+        residual, explained = self._cancel_locally(piece, start)
+        if not explained and float(np.dot(piece, piece)) >= _AUDIBLE_ENERGY and self._search(piece, start):
+            residual, _ = self._cancel_locally(piece, start)
+        return residual
+
+    def _play(self) -> None:
+        """Move the next 20 ms of coach audio (silence when none is waiting) onto the timeline."""
+        played, self._pending = self._pending[:_FRAME_SAMPLES], self._pending[_FRAME_SAMPLES:]
+        self._timeline[:-_FRAME_SAMPLES] = self._timeline[_FRAME_SAMPLES:]
+        self._timeline[-_FRAME_SAMPLES:] = 0.0
+        self._timeline[self._timeline.size - _FRAME_SAMPLES : self._timeline.size - _FRAME_SAMPLES + played.size] = played
+        audible = played.size and float(np.dot(played, played)) >= _AUDIBLE_POWER * played.size
+        self._frames_since_coach = 0 if audible else self._frames_since_coach + 1
+
+    def _copy_start(self, end: int) -> int:
+        """Timeline index where the coach's audio starts that echoes at delay 0 into the piece of the current
+        frame ending at sample `end`; at delay d it starts d samples earlier."""
+        return self._timeline.size - _FRAME_SAMPLES + end - _PIECE_SAMPLES
+
+    def _cancel_locally(self, piece: np.ndarray, start: int) -> tuple[np.ndarray, bool]:
+        """The piece minus its echo near the locked delay, and whether the echo explained it.
+
+        The lock as it stands first; when that does not explain the piece, the best lag within
+        `_LOCAL_SAMPLES` and its least-squares gain, which the lock follows if they explain it. Neither
+        (the caller is talking, or the echo moved): the lock's copy is subtracted, since a fit to the
+        caller's voice as well would leave part of the echo in; never leaving more than the piece."""
+        if self.delay is None:
+            return piece, False
+        base = self._copy_start(start + _PIECE_SAMPLES)
+        piece_energy = float(np.dot(piece, piece))
+        residual = piece - self.gain * self._copies[base - self.delay]
+        left = float(np.dot(residual, residual))
+        if _explains(left, piece_energy) or left < _AUDIBLE_ENERGY:
+            return residual, True  # explained, or nothing audible is left to explain
+        if piece_energy < _AUDIBLE_ENERGY:
+            return (residual if left < piece_energy else piece), False  # too quiet to matter: no search
+        low, high = max(self.delay - _LOCAL_SAMPLES, 0), min(self.delay + _LOCAL_SAMPLES, self._max_delay)
+        copies = self._copies[base - high : base - low + 1][::-1]  # row i: the copy at delay low + i
+        energy = np.maximum(np.einsum("ij,ij->i", copies, copies), _TINY_POWER)
+        correlation = copies @ piece
+        removed = correlation * correlation / energy
+        best = int(np.argmax(removed))
+        if _explains(piece_energy - float(removed[best]), piece_energy):
+            self.delay, self.gain = low + best, float(correlation[best] / energy[best])
+            return piece - self.gain * copies[best], True
+        return (residual if left < piece_energy else piece), False
+
+    def _search(self, piece: np.ndarray, start: int) -> bool:
+        """Look for the delay whose scaled copy of the coach's audio best explains `piece` (which starts at
+        sample `start` of this frame) to `_EXPLAINED_DB`, and lock onto it once it has explained
+        `_CONFIRMING_PIECES` searched pieces in a row; whether it did now (else the lock is unchanged)."""
+        n, max_delay = _PIECE_SAMPLES, self._max_delay
+        base = self._copy_start(start + n)
+        coach = self._timeline[base - max_delay : base + n]  # every delay's copy of `piece`
+        size = self._fft_size
+        correlation = np.fft.irfft(np.fft.rfft(coach, size) * np.conj(np.fft.rfft(piece, size)), size)
+        correlation = correlation[: max_delay + 1]  # index i: the coach delayed by max_delay - i
+        squares = np.concatenate(([0.0], np.cumsum(coach * coach)))
+        energy = squares[n : n + max_delay + 1] - squares[: max_delay + 1]
+        removed = np.where(energy > _TINY_POWER, correlation**2 / np.maximum(energy, _TINY_POWER), 0.0)
+        best = int(np.argmax(removed))
+        if not _explains(float(np.dot(piece, piece)) - float(removed[best]), float(np.dot(piece, piece))):
+            self._candidate = None
+            return False
+        delay = max_delay - best
+        if self._candidate is None or abs(delay - self._candidate[0]) > _LOCAL_SAMPLES:
+            self._candidate = (delay, 0)
+        self._candidate = (delay, self._candidate[1] + 1)
+        if self._candidate[1] < _CONFIRMING_PIECES:
+            return False
+        self.delay, self.gain, self._candidate = delay, float(correlation[best] / energy[best]), None
+        return True
+
+
+def _explains(left_energy: float, energy: float) -> bool:
+    """Whether subtracting an echo that leaves `left_energy` of `energy` explains the audio."""
+    return left_energy * _EXPLAINED_RATIO <= energy
+
+
+def _fast_fft_size(minimum: int) -> int:
+    """The smallest 2^a * 3^b * 5^c at or above `minimum` (pocketfft is fastest on such sizes)."""
+    best = 2 ** math.ceil(math.log2(minimum))
+    for threes in (1, 3, 9, 27):
+        for fives in (1, 5, 25, 125):
+            odd = threes * fives
+            size = odd * 2 ** max(math.ceil(math.log2(minimum / odd)), 0)
+            best = min(best, size)
+    return best
