@@ -98,9 +98,10 @@ class EchoCanceller:
 
     def _cancel(self, piece: np.ndarray, start: int) -> np.ndarray:
         residual, explained = self._cancel_locally(piece, start)
-        if not explained and float(np.dot(piece, piece)) >= _AUDIBLE_ENERGY and self._search(piece, start):
-            residual, _ = self._cancel_locally(piece, start)
-        return residual
+        if explained or float(np.dot(piece, piece)) < _AUDIBLE_ENERGY:
+            return residual
+        found = self._search(piece, start)
+        return residual if found is None else found
 
     def _play(self) -> None:
         """Move the next 20 ms of coach audio (silence when none is waiting) onto the timeline."""
@@ -133,8 +134,7 @@ class EchoCanceller:
             return residual, True  # explained, or nothing audible is left to explain
         if piece_energy < _AUDIBLE_ENERGY:
             return (residual if left < piece_energy else piece), False  # too quiet to matter: no search
-        low, high = max(self.delay - _LOCAL_SAMPLES, 0), min(self.delay + _LOCAL_SAMPLES, self._max_delay)
-        copies = self._copies[base - high : base - low + 1][::-1]  # row i: the copy at delay low + i
+        copies, low = self._local_copies(base, self.delay)
         energy = np.maximum(np.einsum("ij,ij->i", copies, copies), _TINY_POWER)
         correlation = copies @ piece
         removed = correlation * correlation / energy
@@ -144,10 +144,17 @@ class EchoCanceller:
             return piece - self.gain * copies[best], True
         return (residual if left < piece_energy else piece), False
 
-    def _search(self, piece: np.ndarray, start: int) -> bool:
-        """Look for the delay whose scaled copy of the coach's audio best explains `piece` (which starts at
-        sample `start` of this frame) to `_EXPLAINED_DB`, and lock onto it once it has explained
-        `_CONFIRMING_PIECES` searched pieces in a row; whether it did now (else the lock is unchanged)."""
+    def _local_copies(self, base: int, delay: int) -> tuple[np.ndarray, int]:
+        """The copies of the coach's audio at delays within `_LOCAL_SAMPLES` of `delay`, for the piece whose
+        delay-0 copy starts at `base`; row i is the copy at the returned lowest delay plus i."""
+        low, high = max(delay - _LOCAL_SAMPLES, 0), min(delay + _LOCAL_SAMPLES, self._max_delay)
+        return self._copies[base - high : base - low + 1][::-1], low
+
+    def _search(self, piece: np.ndarray, start: int) -> np.ndarray | None:
+        """The piece (which starts at sample `start` of this frame) minus the scaled copy of the coach's audio
+        that explains it to `_EXPLAINED_DB`, if any. Its delay is locked once it has explained
+        `_CONFIRMING_PIECES` searched pieces in a row; the pieces before are cancelled with it meanwhile,
+        so an echo that jumped (an event-loop stall) does not pass while its new delay is confirmed."""
         n, max_delay = _PIECE_SAMPLES, self._max_delay
         base = self._copy_start(start + n)
         coach = self._timeline[base - max_delay : base + n]  # every delay's copy of `piece`
@@ -158,17 +165,16 @@ class EchoCanceller:
         energy = squares[n : n + max_delay + 1] - squares[: max_delay + 1]
         removed = np.where(energy > _TINY_POWER, correlation**2 / np.maximum(energy, _TINY_POWER), 0.0)
         best = int(np.argmax(removed))
+        delay, gain = max_delay - best, float(correlation[best] / energy[best])
         if not _explains(float(np.dot(piece, piece)) - float(removed[best]), float(np.dot(piece, piece))):
             self._candidate = None
-            return False
-        delay = max_delay - best
+            return None
         if self._candidate is None or abs(delay - self._candidate[0]) > _LOCAL_SAMPLES:
             self._candidate = (delay, 0)
         self._candidate = (delay, self._candidate[1] + 1)
-        if self._candidate[1] < _CONFIRMING_PIECES:
-            return False
-        self.delay, self.gain, self._candidate = delay, float(correlation[best] / energy[best]), None
-        return True
+        if self._candidate[1] >= _CONFIRMING_PIECES:
+            self.delay, self.gain, self._candidate = delay, gain, None
+        return piece - gain * coach[best : best + n]
 
 
 def _explains(left_energy: float, energy: float) -> bool:

@@ -382,6 +382,28 @@ def test_echo_whose_delay_wanders_within_a_turn_does_not_fire(gain_db, delay_ms,
     assert fired_frames(inbound, outbound) == []
 
 
+def echo_with_stalls(outbound: np.ndarray, base_delay_ms: float, gain_db: float, seed: int) -> np.ndarray:
+    """The echo of `outbound` whose delay jumps by whole 20 ms frames (an event-loop stall: the timeline
+    skips or repeats frames) 8 times, at any sample, and wanders +/-30 ms between frames as well."""
+    rng = np.random.default_rng(seed)
+    delay = np.full(outbound.size, ms(base_delay_ms))
+    for at in np.sort(rng.integers(0, outbound.size, 8)):
+        delay[at:] += FRAME * int(rng.integers(1, 8)) * int(rng.choice((-1, 1)))
+    wander = 30 * np.tanh(np.cumsum(rng.normal(0, 1.5, outbound.size // FRAME + 1)) / 30)
+    delay = np.clip(delay + np.repeat(np.rint(wander * RATE / 1000).astype(int), FRAME)[: outbound.size], ms(20), ms(430))
+    source = np.arange(outbound.size) - delay
+    return np.where(source >= 0, outbound[np.maximum(source, 0)], 0.0) * 10 ** (gain_db / 20)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("gain_db", [-6, -12])
+def test_echo_whose_delay_jumps_with_stalls_does_not_fire(gain_db, seed):
+    """The echo canceller loses its lock at each jump and must find the new delay before the echo passes."""
+    outbound = coach_turns_with_pauses(6, seed)
+    inbound = echo_with_stalls(outbound, 150, gain_db, seed) + white_noise(6, QUIET_LINE_DBFS, seed)
+    assert fired_frames(inbound, outbound) == []
+
+
 def barge_ins_over_speakerphone(leads_ms: list[int], delays_ms: list[int]) -> list[float | None]:
     """Coach turns over -10 dB echo, each interrupted by the caller `lead` ms in: each barge-in's latency.
 
