@@ -11,27 +11,34 @@ consumed at the pace of inbound audio, exactly like the detector's timeline of l
 between handing a frame to the player and hearing it back. Each 10 ms piece of caller audio is handled
 in up to three steps:
 
-1. local: once a delay is locked, the lag within `_LOCAL_SAMPLES` of it (and its least-squares gain)
-   whose subtraction leaves the least energy. The delay between the timeline and the caller's audio moves
-   (late packets, a new turn starting at another phase, an event-loop stall); the lock follows it.
-2. global: when the local best leaves more than `_EXPLAINED_DB` below the piece (the echo moved further,
-   or the caller is talking) and the piece is loud enough to matter, the latest `_GLOBAL_MS` of caller
-   audio are correlated with the whole window (FFT); a delay that explains them to `_EXPLAINED_DB`
-   becomes the lock. At most once per 20 ms frame: it costs about ten local steps.
-3. what is left after subtracting the best copy is passed on, never louder than the piece itself: the
-   caller (plus residual echo, which the detector's level-based echo path bounds as before).
+1. local: once a delay is locked, its copy at the locked gain; when that does not explain the piece
+   (leave `_EXPLAINED_DB` less energy), the lag within `_LOCAL_SAMPLES` of it, with its least-squares
+   gain, that leaves the least. The delay between the timeline and the caller's audio moves (late
+   packets, a new turn starting at another phase, an event-loop stall); the lock follows it.
+2. global: when that does not explain the piece either (the echo moved further, or the caller is
+   talking) and the piece is audible, the piece is correlated with the whole window (FFT, about ten local
+   steps of CPU). A delay that explains it is subtracted at once, and locked once it has explained
+   `_CONFIRMING_PIECES` searched pieces in a row.
+3. neither: the caller is talking over the echo, or the echo is not a copy any more. The lock's copy is
+   subtracted (a fit to the caller's voice as well would leave part of the echo in), never leaving more
+   than the piece itself: the caller, plus residual echo that the detector's level-based echo path bounds.
 
 Not a full acoustic echo canceller: an echo path far from one delayed copy (a reverberant room, a
 non-linear loudspeaker) is never explained to `_EXPLAINED_DB`, never locked, and the detector then works
-on the line as it arrives. Until the first lock nothing is subtracted, so a handset (no echo) and a
-caller talking over the coach from the start are unaffected: the caller's own voice is not the coach's
-at any delay. Locking once the caller has started needs the coach's voice at some delay to explain 80 ms
-of caller audio to `_EXPLAINED_DB`, which two different voices do not.
+on the line as it arrives. Until the first lock nothing is subtracted but the pieces a search explained,
+so on a handset (no echo) the caller's voice comes through: it is explained by the coach's at no delay,
+except where the two share a sound exactly (synthetic voices do), for a piece or three.
+
+The risk: after a lock the detector's learnt echo level is what is left after cancelling, so echo the
+canceller cannot explain passes as the caller. Echo whose delay jumps by whole frames and wanders does
+not (tests/unit/test_vad.py); echo spliced inside every 20 ms frame did in simulation (see
+docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
