@@ -72,7 +72,7 @@ class EchoCanceller:
         self._max_pending = max_pending_ms * SAMPLE_RATE // 1000
         self._silent_after = -(-self._max_delay // _FRAME_SAMPLES) + 1  # frames: all coach audio has echoed
         self._frames_since_coach = self._silent_after
-        self._fft_size = _fast_fft_size(self._max_delay + _PIECE_SAMPLES)  # no circular wrap at any delay
+        self._fft_size = 2 ** math.ceil(math.log2(self._max_delay + _PIECE_SAMPLES))  # no circular wrap at any delay
         self.delay: int | None = None
         """The locked echo delay in samples, None until an echo has been explained."""
         self.gain = 0.0
@@ -104,18 +104,20 @@ class EchoCanceller:
         return np.concatenate((first_left, second_left))
 
     def _cancel(self, piece: np.ndarray, start: int) -> np.ndarray:
-        residual, explained = self._cancel_locally(piece, start)
-        if explained or float(np.dot(piece, piece)) < _AUDIBLE_ENERGY:
-            return residual
-        found = self._search(piece, start)
+        piece_energy = float(np.dot(piece, piece))
+        residual, explained = self._cancel_locally(piece, piece_energy, start)
+        if explained or piece_energy < _AUDIBLE_ENERGY:
+            return residual  # explained, or too quiet to be worth a search
+        found = self._search(piece, piece_energy, start)
         return residual if found is None else found
 
     def _play(self) -> None:
         """Move the next 20 ms of coach audio (silence when none is waiting) onto the timeline."""
         played, self._pending = self._pending[:_FRAME_SAMPLES], self._pending[_FRAME_SAMPLES:]
         self._timeline[:-_FRAME_SAMPLES] = self._timeline[_FRAME_SAMPLES:]
-        self._timeline[-_FRAME_SAMPLES:] = 0.0
-        self._timeline[self._timeline.size - _FRAME_SAMPLES : self._timeline.size - _FRAME_SAMPLES + played.size] = played
+        newest = self._timeline[-_FRAME_SAMPLES:]
+        newest[:] = 0.0
+        newest[: played.size] = played
         audible = played.size and float(np.dot(played, played)) >= _AUDIBLE_POWER * played.size
         self._frames_since_coach = 0 if audible else self._frames_since_coach + 1
 
@@ -124,7 +126,7 @@ class EchoCanceller:
         frame ending at sample `end`; at delay d it starts d samples earlier."""
         return self._timeline.size - _FRAME_SAMPLES + end - _PIECE_SAMPLES
 
-    def _cancel_locally(self, piece: np.ndarray, start: int) -> tuple[np.ndarray, bool]:
+    def _cancel_locally(self, piece: np.ndarray, piece_energy: float, start: int) -> tuple[np.ndarray, bool]:
         """The piece minus its echo near the locked delay, and whether the echo explained it.
 
         The lock as it stands first; when that does not explain the piece, the best lag within
@@ -134,7 +136,6 @@ class EchoCanceller:
         if self.delay is None:
             return piece, False
         base = self._copy_start(start + _PIECE_SAMPLES)
-        piece_energy = float(np.dot(piece, piece))
         residual = piece - self.gain * self._copies[base - self.delay]
         left = float(np.dot(residual, residual))
         if _explains(left, piece_energy) or left < _AUDIBLE_ENERGY:
@@ -157,7 +158,7 @@ class EchoCanceller:
         low, high = max(delay - _LOCAL_SAMPLES, 0), min(delay + _LOCAL_SAMPLES, self._max_delay)
         return self._copies[base - high : base - low + 1][::-1], low
 
-    def _search(self, piece: np.ndarray, start: int) -> np.ndarray | None:
+    def _search(self, piece: np.ndarray, piece_energy: float, start: int) -> np.ndarray | None:
         """The piece (which starts at sample `start` of this frame) minus the scaled copy of the coach's audio
         that explains it to `_EXPLAINED_DB`, if any. Its delay is locked once it has explained
         `_CONFIRMING_PIECES` searched pieces in a row; the pieces before are cancelled with it meanwhile,
@@ -172,10 +173,10 @@ class EchoCanceller:
         energy = squares[n : n + max_delay + 1] - squares[: max_delay + 1]
         removed = np.where(energy > _TINY_POWER, correlation**2 / np.maximum(energy, _TINY_POWER), 0.0)
         best = int(np.argmax(removed))
-        delay, gain = max_delay - best, float(correlation[best] / energy[best])
-        if not _explains(float(np.dot(piece, piece)) - float(removed[best]), float(np.dot(piece, piece))):
+        if not _explains(piece_energy - float(removed[best]), piece_energy):
             self._candidate = None
             return None
+        delay, gain = max_delay - best, float(correlation[best] / energy[best])
         if self._candidate is None or abs(delay - self._candidate[0]) > _LOCAL_SAMPLES:
             self._candidate = (delay, 0)
         self._candidate = (delay, self._candidate[1] + 1)
@@ -187,14 +188,3 @@ class EchoCanceller:
 def _explains(left_energy: float, energy: float) -> bool:
     """Whether subtracting an echo that leaves `left_energy` of `energy` explains the audio."""
     return left_energy * _EXPLAINED_RATIO <= energy
-
-
-def _fast_fft_size(minimum: int) -> int:
-    """The smallest 2^a * 3^b * 5^c at or above `minimum` (pocketfft is fastest on such sizes)."""
-    best = 2 ** math.ceil(math.log2(minimum))
-    for threes in (1, 3, 9, 27):
-        for fives in (1, 5, 25, 125):
-            odd = threes * fives
-            size = odd * 2 ** max(math.ceil(math.log2(minimum / odd)), 0)
-            best = min(best, size)
-    return best

@@ -341,7 +341,6 @@ class _EchoPath:
         self._coupling = np.full(delays, cfg.echo_prior_db)
         self._envelope = -math.inf
         self._held: deque[float] = deque()
-        self._prior = cfg.echo_prior_db
         self.return_loss_db = cfg.echo_prior_db
         """Strongest coupling learnt: the echo of the loudest coach audio in the window is at most this loud."""
         self._learn_rate = cfg.echo_learn_rate

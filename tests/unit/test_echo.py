@@ -66,8 +66,8 @@ def test_the_caller_talking_over_the_echo_comes_through_whole():
 def test_the_lock_follows_an_echo_whose_delay_moves_between_turns():
     turn, pause = COACH, np.zeros(ms(300))
     coach = np.concatenate((turn, pause, turn, pause))
-    first, second = (np.concatenate((turn, pause)), np.zeros(pause.size + turn.size))
-    line = np.concatenate((echo_of(first, 150), echo_of(np.concatenate((turn, pause)), 190)))
+    first = np.concatenate((turn, pause))
+    line = np.concatenate((echo_of(first, 150), echo_of(first, 190)))
     canceller, out = run(coach, line)
     second_turn = slice(first.size + ms(400), coach.size - pause.size)
     assert canceller.delay == ms(190)
