@@ -115,10 +115,10 @@ class EchoCanceller:
         """Move the next 20 ms of coach audio (silence when none is waiting) onto the timeline."""
         played, self._pending = self._pending[:_FRAME_SAMPLES], self._pending[_FRAME_SAMPLES:]
         self._timeline[:-_FRAME_SAMPLES] = self._timeline[_FRAME_SAMPLES:]
-        newest = self._timeline[-_FRAME_SAMPLES:]
-        newest[:] = 0.0
-        newest[: played.size] = played
         audible = played.size and float(np.dot(played, played)) >= _AUDIBLE_POWER * played.size
+        if played.size < _FRAME_SAMPLES:
+            played = np.concatenate((played, np.zeros(_FRAME_SAMPLES - played.size)))
+        self._timeline[-_FRAME_SAMPLES:] = played
         self._frames_since_coach = 0 if audible else self._frames_since_coach + 1
 
     def _copy_start(self, end: int) -> int:

@@ -133,6 +133,7 @@ import numpy as np
 import webrtcvad
 from numpy.lib.stride_tricks import sliding_window_view
 
+from voice.codec import to_pcm16_bytes
 from voice.echo import EchoCanceller
 
 SAMPLE_RATE = 8000
@@ -285,9 +286,8 @@ def level_dbfs(pcm: bytes) -> float:
     return _power_to_dbfs(float(np.dot(samples, samples)) / samples.size)
 
 
-def analysis_levels_dbfs(pcm: bytes) -> list[float]:
-    """Level of each 10 ms piece of PCM16 bytes, in order (a shorter tail counts as a piece)."""
-    samples = _samples(pcm)
+def _analysis_levels_dbfs(samples: np.ndarray) -> list[float]:
+    """Level of each 10 ms piece of samples, in order (a shorter tail counts as a piece)."""
     pieces = (samples[start : start + _ANALYSIS_SAMPLES] for start in range(0, samples.size, _ANALYSIS_SAMPLES))
     return [_power_to_dbfs(float(np.dot(piece, piece)) / piece.size) for piece in pieces]
 
@@ -352,9 +352,9 @@ class _EchoPath:
         self._pending: deque[float] = deque()
         self._max_pending = _MAX_PENDING_OUTBOUND_MS // ANALYSIS_MS
 
-    def add_outbound(self, pcm: bytes) -> None:
+    def add_outbound(self, samples: np.ndarray) -> None:
         room = self._max_pending - len(self._pending)
-        self._pending.extend(analysis_levels_dbfs(pcm)[:room])
+        self._pending.extend(_analysis_levels_dbfs(samples)[:room])
 
     def forget_playback(self) -> None:
         """A barge-in clears the coach's playback: drop the timeline.
@@ -500,8 +500,9 @@ class BargeInDetector:
         It joins the coach timeline, consumed at the pace of inbound audio.
         """
         if len(pcm8k) >= 2:
-            self._echo.add_outbound(pcm8k)
-            self._canceller.add_outbound(_samples(pcm8k))
+            samples = _samples(pcm8k)
+            self._echo.add_outbound(samples)
+            self._canceller.add_outbound(samples)
 
     def push_inbound(self, pcm8k_frame: bytes) -> bool:
         """Process one 20 ms caller frame (320 bytes PCM16 8 kHz).
@@ -513,7 +514,7 @@ class BargeInDetector:
         received = _samples(pcm8k_frame)
         samples = self._cancel_echo(received)
         if samples is not received:  # webrtcvad reads PCM16
-            pcm8k_frame = np.clip(np.rint(samples), -32768, 32767).astype("<i2").tobytes()
+            pcm8k_frame = to_pcm16_bytes(samples)
         self._frame = samples
         first, second = samples[:_ANALYSIS_SAMPLES], samples[_ANALYSIS_SAMPLES:]
         levels = [_power_to_dbfs(float(np.dot(x, x)) / _ANALYSIS_SAMPLES) for x in (first, second)]
