@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,21 +109,34 @@ class UserAndTeams:
     teams: list[TeamAISettings]
 
 
-async def user_and_teams(session: AsyncSession, user_id: str) -> UserAndTeams | None:
-    """What `get(User)`, `user_settings`, `memberships` and `team_settings` read, in one query; None when
-    there is no such user."""
+async def users_and_teams(session: AsyncSession, user_ids: set[str]) -> dict[str, UserAndTeams | None]:
+    """What `get(User)`, `user_settings`, `memberships` and `team_settings` read, for each of `user_ids`, in
+    one query; None for an id with no such user."""
+    if not user_ids:
+        return {}
     rows = (
         await session.execute(
             select(User, UserAgentSettings, TeamMember.team_id, TeamAISettings)
             .outerjoin(UserAgentSettings, UserAgentSettings.user_id == User.id)
             .outerjoin(TeamMember, TeamMember.user_id == User.id)
             .outerjoin(TeamAISettings, TeamAISettings.team_id == TeamMember.team_id)
-            .where(User.id == user_id)
+            .where(User.id.in_(user_ids))
             .order_by(TeamMember.created_at)
         )
     ).all()
-    if not rows:
-        return None
+    by_user: dict[str, list[Any]] = {}
+    for row in rows:
+        by_user.setdefault(row[0].id, []).append(row)
+    return {user_id: _user_and_teams(by_user[user_id]) if user_id in by_user else None for user_id in user_ids}
+
+
+async def user_and_teams(session: AsyncSession, user_id: str) -> UserAndTeams | None:
+    """`users_and_teams` of one user."""
+    return (await users_and_teams(session, {user_id}))[user_id]
+
+
+def _user_and_teams(rows: list[Any]) -> UserAndTeams:
+    """One user's rows of the `users_and_teams` query (one per membership, oldest first)."""
     memberships = [(team_id, team) for _, _, team_id, team in rows if team_id is not None]
     return UserAndTeams(
         rows[0][0], rows[0][1], [team_id for team_id, _ in memberships],

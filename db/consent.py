@@ -19,11 +19,25 @@ async def latest(session: AsyncSession, address: str, channel: str) -> ConsentRe
     ).scalar_one_or_none()
 
 
-async def opt_out_reason(session: AsyncSession, address: str | None, channel: str) -> str | None:
-    """Why sending on `channel` to `address` is not allowed, or None when it is."""
-    if not address:
-        return None
-    record = await latest(session, address, channel)
+async def latest_by_address(session: AsyncSession, addresses: set[str]) -> dict[tuple[str, str], ConsentRecord]:
+    """The newest record per (address, channel) of `addresses`, in one query."""
+    if not addresses:
+        return {}
+    rows = (
+        await session.scalars(
+            select(ConsentRecord)
+            .where(ConsentRecord.address.in_(addresses))
+            .order_by(ConsentRecord.created_at.desc(), ConsentRecord.id.desc())
+        )
+    ).all()
+    newest: dict[tuple[str, str], ConsentRecord] = {}
+    for record in rows:
+        newest.setdefault((record.address, record.channel), record)
+    return newest
+
+
+def opt_out_reason(record: ConsentRecord | None, channel: str) -> str | None:
+    """Why sending on `channel` is not allowed when `record` is the address's newest for it, or None."""
     if record is None or not record.opted_out:
         return None
     how = "permanently (the carrier reported an unsubscribed number)" if record.permanent else f"via {record.source}"

@@ -27,6 +27,7 @@ from server.context import AppContext
 from tools import pending
 from tools.scheduler import planners
 from tools.scheduler.outcomes import Backoff
+from tools.scheduler.preload import ClaimReads, load_claim
 from tools.scheduler.queue import DEFAULT_LEASE, claim, renew
 from tools.scheduler.runner import run_job
 from tools.services import ToolServices
@@ -65,8 +66,16 @@ class Worker:
     async def claim(self, limit: int) -> list[ScheduledJob]:
         return await claim(self.services.sessions, self.worker_id, self.services.clock(), limit, self.lease)
 
-    async def run_job(self, job: ScheduledJob) -> None:
-        await run_job(self.services, job, self.worker_id, self.backoff)
+    async def claim_with_reads(self, limit: int) -> tuple[list[ScheduledJob], ClaimReads | None]:
+        """Claim up to `limit` jobs and load what they will read; a claim whose reads cannot be loaded still
+        runs (each job then reads for itself)."""
+        jobs = await self.claim(limit)
+        if not jobs:
+            return jobs, None
+        return jobs, await self._guarded(load_claim(self.services.sessions, jobs), "loading a claim's reads failed")
+
+    async def run_job(self, job: ScheduledJob, claim: ClaimReads | None = None) -> None:
+        await run_job(self.services, job, self.worker_id, self.backoff, claim)
 
     async def renew_leases(self, job_ids: list[str]) -> None:
         if job_ids:
@@ -82,10 +91,12 @@ class Worker:
     async def run_due(self) -> int:
         """Run every job that is due now (by the services' clock), batch by batch; how many ran."""
         ran = 0
-        while jobs := await self.claim(self.concurrency):
-            await asyncio.gather(*(self.run_job(job) for job in jobs))
+        while True:
+            jobs, reads = await self.claim_with_reads(self.concurrency)
+            if not jobs:
+                return ran
+            await asyncio.gather(*(self.run_job(job, reads) for job in jobs))
             ran += len(jobs)
-        return ran
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: keep up to `concurrency` jobs running, and maintain every interval."""
@@ -103,9 +114,9 @@ class Worker:
             free = self.concurrency - len(running)
             claimed: list[ScheduledJob] = []
             if free >= self._refill_at:
-                claimed = await self._guarded(self.claim(free), "claiming jobs failed") or []
+                claimed, reads = await self._guarded(self.claim_with_reads(free), "claiming jobs failed") or ([], None)
                 for job in claimed:
-                    task = asyncio.create_task(self.run_job(job))
+                    task = asyncio.create_task(self.run_job(job, reads))
                     running[task] = job.id
                     task.add_done_callback(running.pop)
             if claimed and len(claimed) == free:

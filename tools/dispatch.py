@@ -10,17 +10,12 @@ Every step is recorded in `agent_action_history` and `agent_execution_traces`.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from db import accounts
-from db.models import AgentActionHistory, PendingAgentAction, new_id
+from db.models import PendingAgentAction, new_id
 from policy.decision import ActionFacts, Outcome, decide
 from policy.risk import TOOL_POLICIES, Risk
 from tools import pending
@@ -32,6 +27,7 @@ from tools.execution import (
 from tools.executors import Prepared
 from tools.log_context import action_context
 from tools.metrics import ACTIONS, DISPATCH_SECONDS
+from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
@@ -52,7 +48,7 @@ async def dispatch(
     action_id: str | None = None,
     on_finish: OnFinish | None = None,
     attempted_since: datetime | None = None,
-    reading: AsyncSession | None = None,
+    reads: Reads | None = None,
 ) -> AgentToolResult:
     """Run one tool call for `actor` through policy; never raises for a refused or failed action.
 
@@ -62,8 +58,9 @@ async def dispatch(
     `attempted_since`: an earlier attempt of this action may have reached a provider without its outcome
     being recorded (a scheduled job run again after a crash or a lost lease), at that time or later.
     Channels with no idempotency key of their own (Twilio) then look for what it sent before sending.
-    `reading`: a session of the caller's, still open, in which dispatch does its reads (one transaction
-    for the caller's reads and dispatch's instead of two); dispatch closes it before it writes or sends.
+    `reads`: where dispatch reads (`tools.reads`): a session of the caller's, still open (one transaction
+    for the caller's reads and dispatch's instead of two), or reads loaded ahead for a batch of actions;
+    dispatch closes its session before it writes or sends. Without it, dispatch opens a session of its own.
     `on_finish(session, result)` runs in the transaction that writes the action's outcome to history
     (denied, proposed, executed or failed); it does not run when nothing is written (an unknown tool or
     user, an outcome already recorded, confirming or cancelling a pending action).
@@ -77,7 +74,7 @@ async def dispatch(
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
         request = _Request(actor, tool, raw_args, confidence, action_id, attempted_since)
-        result = await _dispatch_action(services, request, on_finish, reading)
+        result = await _dispatch_action(services, request, on_finish, reads or Reads(services.sessions))
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
     return result
@@ -89,17 +86,11 @@ def _outcome(result: AgentToolResult) -> str:
     return "executed" if result.success else (result.error.code if result.error else "failed")
 
 
-async def _recorded_outcome(session: AsyncSession, actor: Actor, tool: str, action_id: str) -> AgentToolResult | None:
+async def _recorded_outcome(reads: Reads, actor: Actor, tool: str, action_id: str) -> AgentToolResult | None:
     """What already happened to `action_id`: executed (its recorded result), or proposed (its pending state).
     None when it never ran or only failed or was denied, so running it now is a retry. One query on the
     common path (nothing recorded); the pending row is read only for a proposed action."""
-    rows = (
-        await session.scalars(
-            select(AgentActionHistory).where(
-                AgentActionHistory.action_id == action_id, AgentActionHistory.status.in_(("executed", "proposed"))
-            )
-        )
-    ).all()
+    rows = await reads.recorded(action_id)
     if not rows:
         return None
     if any((row.user_id, row.tool) != (actor.user_id, tool) for row in rows):
@@ -107,7 +98,7 @@ async def _recorded_outcome(session: AsyncSession, actor: Actor, tool: str, acti
     executed = next((row for row in rows if row.status == "executed"), None)
     if executed is not None:
         return AgentToolResult.ok(executed.result, message=f"{tool} already done")
-    proposal = await session.get(PendingAgentAction, action_id)
+    proposal = await (await reads.session()).get(PendingAgentAction, action_id)
     status = proposal.status if proposal is not None else "proposed"
     return AgentToolResult(
         success=True,
@@ -130,33 +121,19 @@ class _Request:
     attempted_since: datetime | None
 
 
-@asynccontextmanager
-async def _reading_session(services: ToolServices, reading: AsyncSession | None) -> AsyncIterator[AsyncSession]:
-    """The caller's session when it lends one, else a new one; closed either way once dispatch has read
-    (closing ends the transaction and returns the connection, and keeps what was loaded usable)."""
-    if reading is None:
-        async with services.sessions() as session:
-            yield session
-        return
-    try:
-        yield reading
-    finally:
-        await reading.close()
-
-
 async def _dispatch_action(
-    services: ToolServices, request: _Request, on_finish: OnFinish | None, reading: AsyncSession | None
+    services: ToolServices, request: _Request, on_finish: OnFinish | None, reads: Reads
 ) -> AgentToolResult:
     """Everything dispatch reads before deciding (the user, a recorded outcome, settings, facts) comes
-    from one read-only session, closed before anything is written."""
+    from `reads`, whose session is closed before anything is written."""
     actor, tool = request.actor, request.tool
-    if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
-        return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
-    async with _reading_session(services, reading) as session:
-        if (user := await accounts.user_and_teams(session, actor.user_id)) is None:
+    try:
+        if tool not in TOOL_POLICIES or tool not in TOOL_ARGS:
+            return AgentToolResult.fail(ErrorCode.NOT_FOUND, f"unknown tool {tool!r}")
+        if (user := await reads.user_and_teams(actor.user_id)) is None:
             return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such user")
         if request.action_id is not None and (
-            recorded := await _recorded_outcome(session, actor, tool, request.action_id)
+            recorded := await _recorded_outcome(reads, actor, tool, request.action_id)
         ) is not None:
             return recorded
         record = ActionRecord(
@@ -167,10 +144,12 @@ async def _dispatch_action(
             record.trace("tool_call", args=request.raw_args, source=actor.source)
             try:
                 found: _Found | ToolFailure = await _look_up(
-                    session, services, actor, user, record, request.raw_args, request.confidence
+                    reads, services, actor, user, record, request.raw_args, request.confidence
                 )
             except ToolFailure as failure:
                 found = failure
+    finally:
+        await reads.close()
     with action_context(record.action_id):
         if isinstance(found, ToolFailure):
             return await record_denial(
@@ -189,7 +168,7 @@ class _Found:
 
 
 async def _look_up(
-    session: AsyncSession,
+    reads: Reads,
     services: ToolServices,
     actor: Actor,
     user: accounts.UserAndTeams,
@@ -201,9 +180,9 @@ async def _look_up(
     args, parsed_confidence = parse_args(record.tool, raw_args)
     record.confidence = confidence if confidence is not None else parsed_confidence
     now = services.clock()
-    subject = await subject_of(session, user)
+    subject = await subject_of(reads, user)
     prepared = prepare(record.tool, args, subject, now, actor.source)
-    facts = await gather_facts(session, subject, record.tool, prepared.args, record.confidence, now)
+    facts = await gather_facts(reads, subject, record.tool, prepared.args, record.confidence, now)
     return _Found(subject, prepared, facts)
 
 

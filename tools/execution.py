@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, consent
@@ -27,6 +26,7 @@ from tools.audit import ActionRecord
 from tools.catalogue import TOOL_ARGS, CreateCalendarEvent, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
+from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.scheduler.sequences import fire_triggers
 from tools.services import ToolServices
@@ -74,16 +74,16 @@ class Subject:
     settings: EffectiveSettings
 
 
-async def load_subject(session: AsyncSession, user_id: str) -> Subject:
-    found = await accounts.user_and_teams(session, user_id)
+async def load_subject(reads: Reads, user_id: str) -> Subject:
+    found = await reads.user_and_teams(user_id)
     if found is None:
         raise ToolFailure(ErrorCode.NOT_FOUND, "user not found")
-    return await subject_of(session, found)
+    return await subject_of(reads, found)
 
 
-async def subject_of(session: AsyncSession, found: accounts.UserAndTeams) -> Subject:
+async def subject_of(reads: Reads, found: accounts.UserAndTeams) -> Subject:
     """The subject for a user already loaded; a user without a settings row gets the defaults."""
-    settings = found.settings or await accounts.user_settings(session, found.user.id)
+    settings = found.settings or await accounts.user_settings(await reads.session(), found.user.id)
     return Subject(found.user, effective_settings(settings, found.teams, found.team_ids))
 
 
@@ -109,9 +109,8 @@ def prepare(tool: str, args: ToolArgs, subject: Subject, now: datetime, source: 
     return preparer(args, ZoneInfo(subject.settings.timezone), now, source) if preparer else Prepared(args)
 
 
-async def tool_flag_enabled(session: AsyncSession, tool: str, user_id: str, team_ids: tuple[str, ...]) -> bool:
-    """A tool is behind a flag when a `tool:<name>` flag exists; without one it is available."""
-    flag = await session.scalar(select(FeatureFlag).where(FeatureFlag.name == f"tool:{tool}"))
+def tool_flag_enabled(flag: FeatureFlag | None, user_id: str, team_ids: tuple[str, ...]) -> bool:
+    """A tool is behind a flag when its flag (`tool:<name>`) exists; without one it is available."""
     if flag is None:
         return True
     rule = FlagRule(
@@ -130,7 +129,7 @@ class _Recipient:
     problem: str | None = None
 
 
-async def _recipient(session: AsyncSession, tool: str, user: User, args: ToolArgs) -> _Recipient:
+async def _recipient(reads: Reads, tool: str, user: User, args: ToolArgs) -> _Recipient:
     if tool in ("send_sms", "make_voice_call"):
         channel = "sms" if tool == "send_sms" else "call"
         return _Recipient(user.phone, channel, None if user.phone else "the user has no phone number on file")
@@ -141,10 +140,16 @@ async def _recipient(session: AsyncSession, tool: str, user: User, args: ToolArg
             address = normalize_email(args.to_email)  # type: ignore[attr-defined]
         except InvalidAddress as exc:
             return _Recipient(None, "email", str(exc))
-        if await saved_contact(session, user.id, address) is None:
+        if await saved_contact(await reads.session(), user.id, address) is None:
             return _Recipient(address, "email", f"{address} is not one of the user's saved contacts")
         return _Recipient(address, "email")
     return _Recipient()
+
+
+async def _opt_out_reason(reads: Reads, recipient: _Recipient) -> str | None:
+    if recipient.address is None or recipient.channel is None:
+        return None
+    return consent.opt_out_reason(await reads.latest_consent(recipient.address, recipient.channel), recipient.channel)
 
 
 def _event_window(
@@ -160,10 +165,10 @@ def _event_window(
 
 
 async def gather_facts(
-    session: AsyncSession, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
+    reads: Reads, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
 ) -> ActionFacts:
     policy = TOOL_POLICIES[tool]
-    recipient = await _recipient(session, tool, subject.user, args)
+    recipient = await _recipient(reads, tool, subject.user, args)
     event_window, argument_problem = _event_window(args, subject.settings, now)
     return ActionFacts(
         tool=tool,
@@ -173,10 +178,8 @@ async def gather_facts(
         now=now,
         recipient_phone=recipient.address if policy.outbound_phone else None,
         recipient_problem=recipient.problem,
-        opt_out_reason=(
-            await consent.opt_out_reason(session, recipient.address, recipient.channel) if recipient.channel else None
-        ),
-        flag_enabled=await tool_flag_enabled(session, tool, subject.user.id, subject.settings.team_ids),
+        opt_out_reason=await _opt_out_reason(reads, recipient),
+        flag_enabled=tool_flag_enabled(await reads.tool_flag(tool), subject.user.id, subject.settings.team_ids),
         event_window=event_window,
         argument_problem=argument_problem,
     )

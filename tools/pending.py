@@ -23,6 +23,7 @@ from tools.execution import (
     Actor, OnFinish, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial,
 )
 from tools.log_context import action_context
+from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
@@ -207,10 +208,13 @@ async def _checked_arguments(
     if edited_args is not None and ("tool" in edited_args):
         raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "an edit may change the arguments, never the tool")
     parsed, _ = parse_args(pending.tool, raw)
-    async with services.sessions() as session:
-        subject = await load_subject(session, pending.user_id)
+    reads = Reads(services.sessions)
+    try:
+        subject = await load_subject(reads, pending.user_id)
         args = prepare(pending.tool, parsed, subject, now, source).args
-        facts = await gather_facts(session, subject, pending.tool, args, pending.confidence, now)
+        facts = await gather_facts(reads, subject, pending.tool, args, pending.confidence, now)
+    finally:
+        await reads.close()
     if edited_args is not None and facts.args != pending.args:
         proposal = decide(facts, subject.settings)
         if proposal.outcome is Outcome.DENY:

@@ -9,6 +9,7 @@ from db import accounts
 from tools.execution import load_subject
 from tools.executors import Execution
 from tools.executors.coaching import get_user_data
+from tools.reads import Reads
 from tools.catalogue import GetUserData
 from tools.services import ToolServices
 
@@ -35,7 +36,7 @@ CHAT_STYLE = "You are chatting in text. Be concise and warm."
 
 async def system_instruction(services: ToolServices, user_id: str, mode: Literal["voice", "chat"]) -> str:
     async with services.sessions() as session:
-        subject = await load_subject(session, user_id)
+        subject = await load_subject(Reads(services.sessions, lent=session), user_id)
         memberships = await accounts.memberships(session, user_id)
         team = await accounts.team_settings(session, memberships[0].team_id) if memberships else None
         run = Execution(session, services, subject.user, subject.settings, "context", mode, services.clock())

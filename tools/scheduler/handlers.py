@@ -19,11 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
-from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, TeamMember, UserAgentSettings
+from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.scheduler import sequences
 from tools.scheduler.outcomes import Outcome, from_result
 from tools.scheduler.planners import goal_checkin_schedule, outreach_schedule
+from tools.scheduler.preload import JobReads
 from tools.scheduler.queue import insert_jobs, job_action_id, new_job
 from tools.services import ToolServices
 from tools.timespec import next_occurrence
@@ -31,7 +32,7 @@ from tools.timespec import next_occurrence
 
 @dataclass(frozen=True)
 class JobKind:
-    run: Callable[[ToolServices, ScheduledJob, OnFinish], Awaitable[Outcome]]
+    run: Callable[[ToolServices, ScheduledJob, OnFinish, JobReads], Awaitable[Outcome]]
     settle: Callable[[AsyncSession, ScheduledJob, Outcome, datetime], Awaitable[None]] | None = None
 
 
@@ -61,15 +62,15 @@ async def deliver(
     tool: str,
     args: dict[str, Any],
     on_finish: OnFinish,
-    reading: AsyncSession,
+    reads: JobReads,
 ) -> Outcome:
-    """Run `tool` as the scheduler, with the job's action id as the idempotency key, reading in the
-    handler's session (`reading`, closed by dispatch). A job claimed before (a crash, a lost lease, a
+    """Run `tool` as the scheduler, with the job's action id as the idempotency key, reading where the
+    handler read (`reads`, whose session dispatch closes). A job claimed before (a crash, a lost lease, a
     failure) may have sent before its outcome was recorded: dispatch is told since when (the job's due
     time), so a channel without an idempotency key looks before it sends."""
     result = await dispatch(
         services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish,
-        attempted_since=job.due_at if job.attempts > 1 else None, reading=reading,
+        attempted_since=job.due_at if job.attempts > 1 else None, reads=reads,
     )
     return from_result(result)
 
@@ -77,23 +78,14 @@ async def deliver(
 # --- reminders the user asked for ---------------------------------------------------------------
 
 
-async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
-    async with services.sessions() as session:
-        rows = (
-            await session.execute(  # the reminder and its owner's teams in one query
-                select(Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message)
-                .add_columns(TeamMember.team_id, TeamMember.role)
-                .outerjoin(TeamMember, TeamMember.user_id == Reminder.user_id)
-                .where(Reminder.id == job.payload["reminder_id"])
-                .order_by(TeamMember.created_at)
-            )
-        ).all()
-        if not rows or rows[0].status == "cancelled":
-            return Outcome("skipped")
-        reminder = rows[0]
-        actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
-        tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
-        return await deliver(services, job, actor, tool, args, on_finish, session)
+async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
+    rows = await reads.reminder(str(job.payload["reminder_id"]))
+    if not rows or rows[0].status == "cancelled":
+        return Outcome("skipped")
+    reminder = rows[0]
+    actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
+    tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
+    return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
@@ -144,7 +136,7 @@ async def _habit_and_settings(session: AsyncSession, job: ScheduledJob) -> tuple
 
 async def _about_habit(
     services: ToolServices,
-    session: AsyncSession,
+    reads: JobReads,
     job: ScheduledJob,
     on_finish: OnFinish,
     habit: Habit,
@@ -153,66 +145,66 @@ async def _about_habit(
     subject: str,
 ) -> Outcome:
     """Bring `text` about `habit` to its owner on their habit-reminder channel."""
-    actor = await scheduler_actor(session, habit.user_id)
+    actor = await scheduler_actor(await reads.session(), habit.user_id)
     tool, args = outreach(settings.habit_reminder_channel, text, subject=subject, call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args, on_finish, session)
+    return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
-async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
+async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     day = date.fromisoformat(job.payload["date"])
-    async with services.sessions() as session:
-        found = await _habit_and_settings(session, job)
-        if found is None:
-            return Outcome("skipped")
-        habit, settings = found
-        planned_for = (job.payload["reminder_time"], job.payload["minutes_before"])
-        if planned_for != (habit.reminder_time, settings.habit_reminder_minutes_before):
-            return Outcome("skipped")  # the time changed since this was planned; the planner plans the new one
-        if await _done_on(session, habit.id, day):
-            return Outcome("skipped")
-        text = f"Reminder: {habit.name} at {habit.reminder_time}."
-        return await _about_habit(services, session, job, on_finish, habit, settings, text, f"Reminder: {habit.name}")
+    session = await reads.session()
+    found = await _habit_and_settings(session, job)
+    if found is None:
+        return Outcome("skipped")
+    habit, settings = found
+    planned_for = (job.payload["reminder_time"], job.payload["minutes_before"])
+    if planned_for != (habit.reminder_time, settings.habit_reminder_minutes_before):
+        return Outcome("skipped")  # the time changed since this was planned; the planner plans the new one
+    if await _done_on(session, habit.id, day):
+        return Outcome("skipped")
+    text = f"Reminder: {habit.name} at {habit.reminder_time}."
+    return await _about_habit(services, reads, job, on_finish, habit, settings, text, f"Reminder: {habit.name}")
 
 
-async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
+async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     """Only for a streak worth protecting: done yesterday, not yet today."""
     day = date.fromisoformat(job.payload["date"])
-    async with services.sessions() as session:
-        found = await _habit_and_settings(session, job)
-        if found is None:
-            return Outcome("skipped")
-        habit, settings = found
-        if await _done_on(session, habit.id, day) or not await _done_on(session, habit.id, day - timedelta(days=1)):
-            return Outcome("skipped")
-        text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
-        return await _about_habit(services, session, job, on_finish, habit, settings, text, f"Your {habit.name} streak")
+    session = await reads.session()
+    found = await _habit_and_settings(session, job)
+    if found is None:
+        return Outcome("skipped")
+    habit, settings = found
+    if await _done_on(session, habit.id, day) or not await _done_on(session, habit.id, day - timedelta(days=1)):
+        return Outcome("skipped")
+    text = f"Keep your streak going: {habit.name} isn't done yet today. There's still time!"
+    return await _about_habit(services, reads, job, on_finish, habit, settings, text, f"Your {habit.name} streak")
 
 
-async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
+async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     assert job.user_id is not None
-    async with services.sessions() as session:
-        settings = await accounts.user_settings(session, job.user_id)
-        goals = (
-            await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
-        ).all()
-        if not settings.goal_checkin_enabled or not goals or not _still_scheduled(job, goal_checkin_schedule(settings)):
-            return Outcome("skipped")
-        actor = await scheduler_actor(session, job.user_id)
-        text = f"Goal check-in: how are these going? {', '.join(goals)}."
-        tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
-        return await deliver(services, job, actor, tool, args, on_finish, session)
+    session = await reads.session()
+    settings = await accounts.user_settings(session, job.user_id)
+    goals = (
+        await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
+    ).all()
+    if not settings.goal_checkin_enabled or not goals or not _still_scheduled(job, goal_checkin_schedule(settings)):
+        return Outcome("skipped")
+    actor = await scheduler_actor(session, job.user_id)
+    text = f"Goal check-in: how are these going? {', '.join(goals)}."
+    tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
+    return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
-async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
+async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     assert job.user_id is not None
-    async with services.sessions() as session:
-        settings = await accounts.user_settings(session, job.user_id)
-        if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
-            return Outcome("skipped")
-        actor = await scheduler_actor(session, job.user_id)
-        text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
-        tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
-        return await deliver(services, job, actor, tool, args, on_finish, session)
+    session = await reads.session()
+    settings = await accounts.user_settings(session, job.user_id)
+    if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
+        return Outcome("skipped")
+    actor = await scheduler_actor(session, job.user_id)
+    text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
+    tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
+    return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
 def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
@@ -224,17 +216,17 @@ def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
 # --- action sequences --------------------------------------------------------------------------
 
 
-async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish: OnFinish) -> Outcome:
+async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     index = int(job.payload["step"])
-    async with services.sessions() as session:
-        sequence = await session.get(ActionSequence, job.payload["sequence_id"])
-        if sequence is None or sequence.status == "cancelled":
-            return Outcome("cancelled", error="the sequence was cancelled")
-        if sequence.status != "running" or sequence.next_step != index:
-            return Outcome("skipped")
-        actor = await scheduler_actor(session, sequence.user_id)
-        step = sequence.steps[index]
-        return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, session)
+    session = await reads.session()
+    sequence = await session.get(ActionSequence, job.payload["sequence_id"])
+    if sequence is None or sequence.status == "cancelled":
+        return Outcome("cancelled", error="the sequence was cancelled")
+    if sequence.status != "running" or sequence.next_step != index:
+        return Outcome("skipped")
+    actor = await scheduler_actor(session, sequence.user_id)
+    step = sequence.steps[index]
+    return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, reads)
 
 
 async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:

@@ -20,6 +20,7 @@ from tools.metrics import SCHEDULER_JOBS, SCHEDULER_LAG
 from tools.results import AgentToolResult
 from tools.scheduler.handlers import KINDS, JobKind
 from tools.scheduler.outcomes import Backoff, Outcome, from_result
+from tools.scheduler.preload import ClaimReads, JobReads
 from tools.scheduler.queue import finish
 from tools.services import ToolServices
 
@@ -58,24 +59,30 @@ class _Finishing:
         return outcome, owned
 
 
-async def run_job(services: ToolServices, job: ScheduledJob, worker_id: str, backoff: Backoff) -> Outcome:
-    """Run a job this worker claimed and record its outcome. Never raises for a failing job: a handler
-    that crashes is retried with backoff like a provider that is down."""
+async def run_job(
+    services: ToolServices, job: ScheduledJob, worker_id: str, backoff: Backoff, claim: ClaimReads | None = None
+) -> Outcome:
+    """Run a job this worker claimed and record its outcome, reading what `claim` loaded for the job's whole
+    claim before anything of its own. Never raises for a failing job: a handler that crashes is retried
+    with backoff like a provider that is down."""
     with job_context(job.id):
         started = services.clock()
         SCHEDULER_LAG.labels(job.kind).observe(max((started - job.next_attempt_at).total_seconds(), 0.0))
         kind = KINDS.get(job.kind)
         finishing = _Finishing(services, job, worker_id, backoff, kind)
+        reads = JobReads(services.sessions, claim)
         try:
             if kind is None:
                 outcome = Outcome("failed", error=f"unknown job kind {job.kind!r}")
             else:
-                outcome = await kind.run(services, job, finishing.with_action)
+                outcome = await kind.run(services, job, finishing.with_action, reads)
             recorded = finishing.recorded
         except Exception as exc:
             log.exception("job crashed", extra={"kind": job.kind})
             # Whatever dispatch wrote may not have committed; finishing is compare-and-set, so trying is safe.
             outcome, recorded = Outcome("retry", error=f"{type(exc).__name__}: {exc}"), None
+        finally:
+            await reads.close()  # a handler that skipped the job before dispatch leaves its session open
         outcome, owned = recorded or await finishing.alone(outcome)
         SCHEDULER_JOBS.labels(job.kind, outcome.status).inc()
         extra = {"kind": job.kind, "outcome": outcome.status, "attempts": job.attempts, "error": outcome.error}
