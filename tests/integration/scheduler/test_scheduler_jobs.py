@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 from factories import history_rows, new_user, update_user_settings
 from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders, wait_for_status
 
+from sqlalchemy import event
+
+from db import consent
 from db.models import PendingAgentAction
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
@@ -81,6 +84,42 @@ async def test_a_job_whose_permission_was_turned_off_is_cancelled_with_a_denial_
     [row] = await history_rows(ctx, action_id=job_action_id(reminder.id))
     assert (row.status, row.error_code, row.source) == ("denied", "PERMISSION_DENIED", "scheduler")
     assert providers.twilio.messages == []
+
+
+async def test_a_reminder_to_an_address_that_opted_out_is_denied_and_not_sent(ctx, clock, worker, providers):
+    user = await new_user(ctx, timezone="America/Los_Angeles")
+    reminder = await schedule_reminder(ctx, user.id, "2026-11-24T12:00", "email")
+    async with ctx.sessions() as session:
+        await consent.record(session, address=user.email, channel="email", opted_out=True, source="email_unsubscribe")
+        await session.commit()
+    clock.set(local(LA, 2026, 11, 24, 12, 0))
+    await worker.run_due()
+    [row] = await history_rows(ctx, action_id=job_action_id(reminder.id))
+    assert (row.status, row.error_code) == ("denied", "PERMISSION_DENIED")
+    assert "opted out of email" in row.error_message
+    assert providers.resend.emails == []
+
+
+async def test_a_claim_reads_in_as_many_queries_however_many_jobs_it_holds(ctx, clock):
+    """Reminders, owners, recorded outcomes, consent and flags are read for the whole claim at once."""
+    selects: list[str] = []
+
+    def count_select(_connection, _cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    worker = Worker(ctx.services, worker_id="worker-a", concurrency=50)
+    event.listen(ctx.engine.sync_engine, "before_cursor_execute", count_select)
+    try:
+        counts = []
+        for users in (1, 5):
+            await seed_email_reminders(ctx.sessions, users, 2, clock.now)
+            selects.clear()
+            assert await worker.run_due() == 2 * users
+            counts.append(len(selects))
+    finally:
+        event.remove(ctx.engine.sync_engine, "before_cursor_execute", count_select)
+    assert counts[0] == counts[1]
 
 
 async def test_a_failing_provider_is_retried_with_backoff_then_the_job_fails_with_the_reason(ctx, clock, providers):
