@@ -2,7 +2,9 @@
 pending actions. `coach worker` runs it as a process; `coach serve` runs it in-process.
 
 Each worker runs up to `concurrency` jobs at once (a job mostly waits on the database and providers, so
-one process keeps many in flight) and claims more whenever a quarter of its slots are free. Any number of
+one process keeps many in flight) and claims more whenever half of its slots are free: a claim's reads are
+loaded for all its jobs at once (`tools.scheduler.preload`), so larger claims read less per job (a
+quarter gave 258 jobs/s with one worker in `bench/scheduler.py`, half 293). Any number of
 workers may run against PostgreSQL; the queue makes every claim exclusive. A job's lease is renewed every
 third of the lease while it runs, so only a worker that died (or stalled for a whole lease) loses its
 jobs to another. On SIGTERM a worker stops claiming, lets its running jobs finish, and exits.
@@ -61,7 +63,7 @@ class Worker:
             lease.total_seconds() / 3 if lease_renewal_interval is None else lease_renewal_interval
         )
         self.backoff = backoff
-        self._refill_at = max(1, concurrency // 4)
+        self._refill_at = max(1, concurrency // 2)
 
     async def claim(self, limit: int) -> list[ScheduledJob]:
         return await claim(self.services.sessions, self.worker_id, self.services.clock(), limit, self.lease)
