@@ -98,7 +98,7 @@ async def _recorded_outcome(reads: Reads, actor: Actor, tool: str, action_id: st
     executed = next((row for row in rows if row.status == "executed"), None)
     if executed is not None:
         return AgentToolResult.ok(executed.result, message=f"{tool} already done")
-    proposal = await (await reads.session()).get(PendingAgentAction, action_id)
+    proposal = await reads.session().get(PendingAgentAction, action_id)
     status = proposal.status if proposal is not None else "proposed"
     return AgentToolResult(
         success=True,

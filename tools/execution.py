@@ -83,7 +83,7 @@ async def load_subject(reads: Reads, user_id: str) -> Subject:
 
 async def subject_of(reads: Reads, found: accounts.UserAndTeams) -> Subject:
     """The subject for a user already loaded; a user without a settings row gets the defaults."""
-    settings = found.settings or await accounts.user_settings(await reads.session(), found.user.id)
+    settings = found.settings or await accounts.user_settings(reads.session(), found.user.id)
     return Subject(found.user, effective_settings(settings, found.teams, found.team_ids))
 
 
@@ -140,7 +140,7 @@ async def _recipient(reads: Reads, tool: str, user: User, args: ToolArgs) -> _Re
             address = normalize_email(args.to_email)  # type: ignore[attr-defined]
         except InvalidAddress as exc:
             return _Recipient(None, "email", str(exc))
-        if await saved_contact(await reads.session(), user.id, address) is None:
+        if await saved_contact(reads.session(), user.id, address) is None:
             return _Recipient(address, "email", f"{address} is not one of the user's saved contacts")
         return _Recipient(address, "email")
     return _Recipient()

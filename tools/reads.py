@@ -69,7 +69,7 @@ class Reads:
         self._session = lent
         self._preloaded = preloaded or Preloaded()
 
-    async def session(self) -> AsyncSession:
+    def session(self) -> AsyncSession:
         """The session for reads nothing answered ahead (opened on first use)."""
         if self._session is None:
             self._session = self._sessions()
@@ -83,23 +83,23 @@ class Reads:
     async def user_and_teams(self, user_id: str) -> accounts.UserAndTeams | None:
         if user_id in self._preloaded.users:
             return self._preloaded.users[user_id]
-        return (await accounts.users_and_teams(await self.session(), {user_id})).get(user_id)
+        return (await accounts.users_and_teams(self.session(), {user_id})).get(user_id)
 
     async def recorded(self, action_id: str) -> list[AgentActionHistory]:
         """History rows that settled `action_id` (executed or proposed)."""
         if action_id in self._preloaded.recorded:
             return self._preloaded.recorded[action_id]
-        return (await recorded_actions(await self.session(), {action_id})).get(action_id, [])
+        return (await recorded_actions(self.session(), {action_id})).get(action_id, [])
 
     async def latest_consent(self, address: str, channel: str) -> ConsentRecord | None:
         if address in self._preloaded.consent_addresses:
             return self._preloaded.consent.get((address, channel))
-        return await consent.latest(await self.session(), address, channel)
+        return await consent.latest(self.session(), address, channel)
 
     async def tool_flag(self, tool: str) -> FeatureFlag | None:
         if tool in self._preloaded.flags:
             return self._preloaded.flags[tool]
-        return (await tool_flags(await self.session(), {tool}))[tool]
+        return (await tool_flags(self.session(), {tool}))[tool]
 
 
 async def recorded_actions(session: AsyncSession, action_ids: set[str]) -> dict[str, list[AgentActionHistory]]:

@@ -145,14 +145,14 @@ async def _about_habit(
     subject: str,
 ) -> Outcome:
     """Bring `text` about `habit` to its owner on their habit-reminder channel."""
-    actor = await scheduler_actor(await reads.session(), habit.user_id)
+    actor = await scheduler_actor(reads.session(), habit.user_id)
     tool, args = outreach(settings.habit_reminder_channel, text, subject=subject, call_type="habit_reminder")
     return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
 async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     day = date.fromisoformat(job.payload["date"])
-    session = await reads.session()
+    session = reads.session()
     found = await _habit_and_settings(session, job)
     if found is None:
         return Outcome("skipped")
@@ -169,7 +169,7 @@ async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finis
 async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     """Only for a streak worth protecting: done yesterday, not yet today."""
     day = date.fromisoformat(job.payload["date"])
-    session = await reads.session()
+    session = reads.session()
     found = await _habit_and_settings(session, job)
     if found is None:
         return Outcome("skipped")
@@ -182,7 +182,7 @@ async def run_streak_protection(services: ToolServices, job: ScheduledJob, on_fi
 
 async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     assert job.user_id is not None
-    session = await reads.session()
+    session = reads.session()
     settings = await accounts.user_settings(session, job.user_id)
     goals = (
         await session.scalars(select(Goal.title).where(Goal.user_id == job.user_id, Goal.status == "active"))
@@ -197,7 +197,7 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish:
 
 async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     assert job.user_id is not None
-    session = await reads.session()
+    session = reads.session()
     settings = await accounts.user_settings(session, job.user_id)
     if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
         return Outcome("skipped")
@@ -218,7 +218,7 @@ def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
 
 async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
     index = int(job.payload["step"])
-    session = await reads.session()
+    session = reads.session()
     sequence = await session.get(ActionSequence, job.payload["sequence_id"])
     if sequence is None or sequence.status == "cancelled":
         return Outcome("cancelled", error="the sequence was cancelled")

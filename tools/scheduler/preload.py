@@ -42,7 +42,7 @@ class JobReads(Reads):
         """The reminder and its owner's teams, as rows of `reminder_rows`."""
         if reminder_id in self._reminders:
             return self._reminders[reminder_id]
-        return (await reminder_rows(await self.session(), {reminder_id})).get(reminder_id, [])
+        return (await reminder_rows(self.session(), {reminder_id})).get(reminder_id, [])
 
 
 async def reminder_rows(session: AsyncSession, reminder_ids: set[str]) -> dict[str, list[Any]]:
