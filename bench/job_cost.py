@@ -44,6 +44,7 @@ from server.context import AppContext
 from server.logs import configure_logging
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
+from tools.reads import Reads
 from tools.scheduler.handlers import scheduler_actor
 
 
@@ -127,7 +128,8 @@ async def dispatch_costs(ctx: AppContext, counters: Counters, calls: int) -> lis
                 session, name="Bench", phone=None, email=f"d{number}-{uuid.uuid4().hex[:8]}@example.com", timezone="UTC"
             ))
         await session.commit()
-        actors = [await scheduler_actor(session, user.id) for user in users]
+        reads = Reads(ctx.sessions, lent=session)
+        actors = [await scheduler_actor(reads, user.id) for user in users]
 
     async def emails() -> None:
         for actor in actors:

@@ -100,13 +100,17 @@ async def team_settings(session: AsyncSession, team_id: str) -> TeamAISettings |
 
 @dataclass(frozen=True)
 class UserAndTeams:
-    """A user, their settings row (None until `user_settings` creates it) and their teams, oldest
-    membership first, with the settings rows the teams have."""
+    """A user, their settings row (None until `user_settings` creates it) and their teams with their role
+    in each, oldest membership first, with the settings rows the teams have."""
 
     user: User
     settings: UserAgentSettings | None
-    team_ids: list[str]
+    team_roles: dict[str, str]
     teams: list[TeamAISettings]
+
+    @property
+    def team_ids(self) -> list[str]:
+        return list(self.team_roles)
 
 
 async def users_and_teams(session: AsyncSession, user_ids: set[str]) -> dict[str, UserAndTeams | None]:
@@ -116,7 +120,7 @@ async def users_and_teams(session: AsyncSession, user_ids: set[str]) -> dict[str
         return {}
     rows = (
         await session.execute(
-            select(User, UserAgentSettings, TeamMember.team_id, TeamAISettings)
+            select(User, UserAgentSettings, TeamMember.team_id, TeamMember.role, TeamAISettings)
             .outerjoin(UserAgentSettings, UserAgentSettings.user_id == User.id)
             .outerjoin(TeamMember, TeamMember.user_id == User.id)
             .outerjoin(TeamAISettings, TeamAISettings.team_id == TeamMember.team_id)
@@ -137,8 +141,8 @@ async def user_and_teams(session: AsyncSession, user_id: str) -> UserAndTeams | 
 
 def _user_and_teams(rows: list[Any]) -> UserAndTeams:
     """One user's rows of the `users_and_teams` query (one per membership, oldest first)."""
-    memberships = [(team_id, team) for _, _, team_id, team in rows if team_id is not None]
+    memberships = [(team_id, role, team) for _, _, team_id, role, team in rows if team_id is not None]
     return UserAndTeams(
-        rows[0][0], rows[0][1], [team_id for team_id, _ in memberships],
-        [team for _, team in memberships if team is not None],
+        rows[0][0], rows[0][1], {team_id: role for team_id, role, _ in memberships},
+        [team for _, _, team in memberships if team is not None],
     )

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import accounts
 from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
+from tools.reads import Reads
 from tools.scheduler import sequences
 from tools.scheduler.outcomes import Outcome, from_result
 from tools.scheduler.planners import goal_checkin_schedule, outreach_schedule
@@ -51,8 +52,9 @@ def acting_for(user_id: str, team_roles: Iterable[tuple[str, str]]) -> Actor:
     return Actor(user_id, "scheduler", dict(team_roles))
 
 
-async def scheduler_actor(session: AsyncSession, user_id: str) -> Actor:
-    return acting_for(user_id, ((m.team_id, m.role) for m in await accounts.memberships(session, user_id)))
+async def scheduler_actor(reads: Reads, user_id: str) -> Actor:
+    found = await reads.user_and_teams(user_id)
+    return acting_for(user_id, found.team_roles.items() if found else ())
 
 
 async def deliver(
@@ -79,11 +81,10 @@ async def deliver(
 
 
 async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
-    rows = await reads.reminder(str(job.payload["reminder_id"]))
-    if not rows or rows[0].status == "cancelled":
+    reminder = await reads.reminder(str(job.payload["reminder_id"]))
+    if reminder is None or reminder.status == "cancelled":
         return Outcome("skipped")
-    reminder = rows[0]
-    actor = acting_for(reminder.user_id, ((row.team_id, row.role) for row in rows if row.team_id is not None))
+    actor = await scheduler_actor(reads, reminder.user_id)
     tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
     return await deliver(services, job, actor, tool, args, on_finish, reads)
 
@@ -145,7 +146,7 @@ async def _about_habit(
     subject: str,
 ) -> Outcome:
     """Bring `text` about `habit` to its owner on their habit-reminder channel."""
-    actor = await scheduler_actor(reads.session(), habit.user_id)
+    actor = await scheduler_actor(reads, habit.user_id)
     tool, args = outreach(settings.habit_reminder_channel, text, subject=subject, call_type="habit_reminder")
     return await deliver(services, job, actor, tool, args, on_finish, reads)
 
@@ -189,7 +190,7 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish:
     ).all()
     if not settings.goal_checkin_enabled or not goals or not _still_scheduled(job, goal_checkin_schedule(settings)):
         return Outcome("skipped")
-    actor = await scheduler_actor(session, job.user_id)
+    actor = await scheduler_actor(reads, job.user_id)
     text = f"Goal check-in: how are these going? {', '.join(goals)}."
     tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
     return await deliver(services, job, actor, tool, args, on_finish, reads)
@@ -201,7 +202,7 @@ async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_f
     settings = await accounts.user_settings(session, job.user_id)
     if not settings.allow_proactive_outreach or not _still_scheduled(job, outreach_schedule(settings)):
         return Outcome("skipped")
-    actor = await scheduler_actor(session, job.user_id)
+    actor = await scheduler_actor(reads, job.user_id)
     text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
     tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
     return await deliver(services, job, actor, tool, args, on_finish, reads)
@@ -224,7 +225,7 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish
         return Outcome("cancelled", error="the sequence was cancelled")
     if sequence.status != "running" or sequence.next_step != index:
         return Outcome("skipped")
-    actor = await scheduler_actor(session, sequence.user_id)
+    actor = await scheduler_actor(reads, sequence.user_id)
     step = sequence.steps[index]
     return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, reads)
 

@@ -1,5 +1,6 @@
-"""The reads of a whole claim of jobs, loaded before its jobs run: their reminders (with the owners'
-teams) and what dispatch reads for each (`tools.reads.Preloaded`), one query per kind of fact.
+"""The reads of a whole claim of jobs, loaded before its jobs run: their reminders and what dispatch reads
+for each (`tools.reads.Preloaded`: the owners with their teams and roles, which also make the scheduler's
+actor), one query per kind of fact.
 
 Why: each job used to open its own read transaction for the same handful of lookups; a claim of 16 jobs
 now reads in 5 queries instead of about 80. A job reads on its own only what the claim did not load
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import Reminder, ScheduledJob, TeamMember
+from db.models import Reminder, ScheduledJob
 from tools.reads import Preloaded, Reads
 from tools.scheduler.queue import job_action_id
 
@@ -25,8 +26,8 @@ OUTREACH_TOOLS = ("send_sms", "send_email", "make_voice_call")
 
 @dataclass
 class ClaimReads:
-    reminders: dict[str, list[Any]] = field(default_factory=dict)
-    """Reminder id -> its rows of `reminder_rows` (one per team of its owner, oldest first); [] when gone."""
+    reminders: dict[str, Any] = field(default_factory=dict)
+    """Reminder id -> its row of `reminder_rows`; None when it is gone."""
     dispatch: Preloaded = field(default_factory=Preloaded)
 
 
@@ -38,30 +39,24 @@ class JobReads(Reads):
         super().__init__(sessions, preloaded=claim.dispatch)
         self._reminders = claim.reminders
 
-    async def reminder(self, reminder_id: str) -> list[Any]:
-        """The reminder and its owner's teams, as rows of `reminder_rows`."""
+    async def reminder(self, reminder_id: str) -> Any:
+        """The reminder's row of `reminder_rows`, None when it is gone."""
         if reminder_id in self._reminders:
             return self._reminders[reminder_id]
-        return (await reminder_rows(self.session(), {reminder_id})).get(reminder_id, [])
+        return (await reminder_rows(self.session(), {reminder_id})).get(reminder_id)
 
 
-async def reminder_rows(session: AsyncSession, reminder_ids: set[str]) -> dict[str, list[Any]]:
-    """Each reminder with its owner's teams in one query: a row per team, oldest membership first."""
+async def reminder_rows(session: AsyncSession, reminder_ids: set[str]) -> dict[str, Any]:
+    """What a reminder job reads of each reminder (owner, status, channel, message), in one query."""
     if not reminder_ids:
         return {}
     rows = (
         await session.execute(
             select(Reminder.id, Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message)
-            .add_columns(TeamMember.team_id, TeamMember.role)
-            .outerjoin(TeamMember, TeamMember.user_id == Reminder.user_id)
             .where(Reminder.id.in_(reminder_ids))
-            .order_by(TeamMember.created_at)
         )
     ).all()
-    found: dict[str, list[Any]] = {}
-    for row in rows:
-        found.setdefault(row.id, []).append(row)
-    return found
+    return {row.id: row for row in rows}
 
 
 async def load_claim(sessions: async_sessionmaker[AsyncSession], jobs: Sequence[ScheduledJob]) -> ClaimReads:
@@ -69,6 +64,6 @@ async def load_claim(sessions: async_sessionmaker[AsyncSession], jobs: Sequence[
     reminder_ids = {str(job.payload["reminder_id"]) for job in jobs if job.kind == "reminder" and "reminder_id" in job.payload}
     async with sessions() as session:
         reminders = await reminder_rows(session, reminder_ids)
-        owners = {rows[0].user_id for rows in reminders.values()} | {job.user_id for job in jobs if job.user_id}
+        owners = {row.user_id for row in reminders.values()} | {job.user_id for job in jobs if job.user_id}
         dispatch = await Preloaded.load(session, owners, [job_action_id(job.id) for job in jobs], OUTREACH_TOOLS)
-    return ClaimReads({reminder_id: reminders.get(reminder_id, []) for reminder_id in reminder_ids}, dispatch)
+    return ClaimReads({reminder_id: reminders.get(reminder_id) for reminder_id in reminder_ids}, dispatch)
