@@ -58,10 +58,20 @@ class ActionRecord:
         error_message: str | None = None,
     ) -> None:
         """Insert a history row and the traces collected so far in `session`'s transaction (the caller
-        commits). Core inserts into the tables rather than ORM objects or ORM inserts: these rows are only
-        ever written here, so the ORM's bookkeeping for them would be pure overhead (0.2 ms of a job's CPU);
-        the traces go in one executemany."""
-        row = dict(
+        commits)."""
+        await self.rows(status, payload, result=result, error_code=error_code, error_message=error_message).insert(session)
+
+    def rows(
+        self,
+        status: str,
+        payload: dict[str, Any],
+        *,
+        result: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> HistoryRows:
+        """The history row of this step with the traces collected so far, which are handed over."""
+        history = dict(
             user_id=self.user_id,
             team_id=self.team_id,
             action_id=self.action_id,
@@ -75,10 +85,25 @@ class ActionRecord:
             error_code=error_code,
             error_message=error_message,
         )
-        await session.execute(insert(_HISTORY), row)
-        if self._traces:
-            await session.execute(insert(_TRACES), self._traces)
-        self._traces = []
+        traces, self._traces = self._traces, []
+        return HistoryRows(history, traces)
+
+
+@dataclass(frozen=True)
+class HistoryRows:
+    """One step's rows of agent_action_history and agent_execution_traces, ready to insert (more than once,
+    if a transaction that inserted them rolled back)."""
+
+    history: dict[str, Any]
+    traces: list[dict[str, Any]]
+
+    async def insert(self, session: AsyncSession) -> None:
+        """Core inserts into the tables rather than ORM objects or ORM inserts: these rows are only ever
+        written here, so the ORM's bookkeeping for them would be pure overhead (0.2 ms of a job's CPU); the
+        traces go in one executemany."""
+        await session.execute(insert(_HISTORY), self.history)
+        if self.traces:
+            await session.execute(insert(_TRACES), self.traces)
 
 
 _HISTORY = AgentActionHistory.__table__

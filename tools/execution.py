@@ -22,7 +22,7 @@ from policy.effective import EffectiveSettings, effective_settings
 from policy.flags import FlagRule, flag_enabled
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import TOOL_POLICIES, ToolPolicy
-from tools.audit import ActionRecord
+from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateCalendarEvent, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
@@ -36,7 +36,8 @@ log = logging.getLogger("coach.actions")
 
 # `on_finish(session, result)` runs in the transaction that writes an action's outcome to history, before
 # it commits, so a caller's own record of the outcome (a pending action's row, a scheduled job's status)
-# is written with it or not at all.
+# is written with it or not at all. That transaction may be shared with other actions' outcomes (a group
+# commit, `db.group_commit`) and, if it fails, run again alone: `on_finish` changes nothing but the session.
 OnFinish = Callable[[AsyncSession, AgentToolResult], Awaitable[None]]
 
 
@@ -199,11 +200,8 @@ async def record_denial(
         payload = record.redact(payload, redact)
     record.trace("tool_result", success=False, code=code.value)
     result = AgentToolResult.fail(code, message, details)
-    async with services.sessions() as session:
-        await record.write(session, "denied", payload, error_code=code.value, error_message=message)
-        if on_finish is not None:
-            await on_finish(session, result)
-        await session.commit()
+    rows = record.rows("denied", payload, error_code=code.value, error_message=message)
+    await _record_outcome(services, rows, result, on_finish)
     log.info("action denied", extra={"tool": record.tool, "code": code.value})
     return result
 
@@ -238,14 +236,34 @@ async def execute(
             return await _failed(services, session, record, payload, reservation, failure, on_finish)
         record.trace("tool_result", success=True)
         result = AgentToolResult.ok(data, message=f"{record.tool} done")
-        await record.write(session, "executed", payload, result=data)
-        if on_finish is not None:
-            await on_finish(session, result)
-        await session.commit()
+        await _record_outcome(services, record.rows("executed", payload, result=data), result, on_finish, session)
     if reservation is not None:
         await _commit_quota(services, reservation)
     await services.events.publish(record.user_id, {"type": "action_executed", "action_id": record.action_id, "tool": record.tool})
     return result
+
+
+async def _record_outcome(
+    services: ToolServices,
+    rows: HistoryRows,
+    result: AgentToolResult,
+    on_finish: OnFinish | None,
+    executed_in: AsyncSession | None = None,
+) -> None:
+    """Commit an action's history rows with the caller's `on_finish`: in `executed_in` when the executor
+    used that session (what it wrote commits with the record, or nothing does), else in a transaction
+    shared with the other actions finishing at the same time (`services.writes`, a group commit)."""
+
+    async def write(session: AsyncSession) -> None:
+        await rows.insert(session)
+        if on_finish is not None:
+            await on_finish(session, result)
+
+    if executed_in is not None and executed_in.in_transaction():
+        await write(executed_in)
+        await executed_in.commit()
+    else:
+        await services.writes.run(write)
 
 
 async def _reserve(
@@ -297,10 +315,8 @@ async def _failed(
     """A failed action keeps what the executor recorded (e.g. a carrier opt-out) and gives its quota back."""
     record.trace("tool_result", success=False, code=failure.code.value)
     result = AgentToolResult.fail(failure.code, failure.message, failure.details)
-    await record.write(session, "failed", payload, error_code=failure.code.value, error_message=failure.message)
-    if on_finish is not None:
-        await on_finish(session, result)
-    await session.commit()
+    rows = record.rows("failed", payload, error_code=failure.code.value, error_message=failure.message)
+    await _record_outcome(services, rows, result, on_finish, session)
     if reservation is not None:
         try:
             await services.quotas.release(reservation)

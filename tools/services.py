@@ -9,6 +9,7 @@ from typing import Callable
 import redis.asyncio as redis_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.group_commit import GroupCommit
 from policy.quotas import DEFAULT_BURST_PER_MINUTE, MemoryQuotaStore, QuotaStore, RedisQuotaStore
 from tools.channels.google_calendar import GoogleCalendarClient
 from tools.channels.resend import ResendChannel
@@ -36,6 +37,11 @@ class ToolServices:
     # Per user and channel, how many sends may start within a minute, on top of the daily limits of the
     # effective settings: a brake on a runaway loop, not a product limit, so it is process configuration.
     burst_per_minute: int = DEFAULT_BURST_PER_MINUTE
+    writes: GroupCommit = field(init=False)
+    """Where actions record their outcomes when nothing else is written with them."""
+
+    def __post_init__(self) -> None:
+        self.writes = GroupCommit(self.sessions)
 
     async def close(self) -> None:
         if self.email is not None:

@@ -1,9 +1,9 @@
 """One claimed job's run: its handler, backoff, the finishing write, metrics and a log line.
 
 A job whose run records an action is finished in the transaction that writes the action's history row
-(dispatch's `on_finish`): the row, the job's status and what follows the job commit together, and no
-transaction of its own is spent on the job. A run that records nothing (skipped, an outcome already
-recorded) or crashes is finished in a transaction of its own.
+(dispatch's `on_finish`): the row, the job's status and what follows the job commit together. A run that
+records nothing (skipped, an outcome already recorded) or crashes is finished on its own. Either way the
+transaction is usually shared with other jobs finishing at the same time (`db.group_commit`).
 """
 
 from __future__ import annotations
@@ -43,11 +43,8 @@ class _Finishing:
         self.recorded = await self.write(session, from_result(result))
 
     async def alone(self, outcome: Outcome) -> tuple[Outcome, bool]:
-        """Write `outcome` in a transaction of its own."""
-        async with self.services.sessions() as session:
-            outcome, owned = await self.write(session, outcome)
-            await (session.commit() if owned else session.rollback())
-        return outcome, owned
+        """Write `outcome` with no action's record (committed with other jobs' outcomes)."""
+        return await self.services.writes.run(lambda session: self.write(session, outcome))
 
     async def write(self, session: AsyncSession, outcome: Outcome) -> tuple[Outcome, bool]:
         """The outcome after backoff, and whether this worker still held the job (if not, nothing is written)."""
