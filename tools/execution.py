@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, consent
+from db.group_commit import Transaction, commit_writes
 from db.models import FeatureFlag, User
 from policy.addresses import InvalidAddress, normalize_email
 from policy.content import redact
@@ -254,14 +255,13 @@ async def _record_outcome(
     used that session (what it wrote commits with the record, or nothing does), else in a transaction
     shared with the other actions finishing at the same time (`services.writes`, a group commit)."""
 
-    async def write(session: AsyncSession) -> None:
-        await rows.insert(session)
+    async def write(transaction: Transaction) -> None:
+        rows.add_to(transaction)
         if on_finish is not None:
-            await on_finish(session, result)
+            await on_finish(transaction.session, result)
 
     if executed_in is not None and executed_in.in_transaction():
-        await write(executed_in)
-        await executed_in.commit()
+        await commit_writes(executed_in, [write])
     else:
         await services.writes.run(write)
 

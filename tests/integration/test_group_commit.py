@@ -10,10 +10,10 @@ import pytest
 from backends import Backend
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import make_engine, make_session_factory
-from db.group_commit import GroupCommit
+from db.group_commit import GroupCommit, Transaction
 from db.models import FeatureFlag, new_id
 
 FLAGS = FeatureFlag.__table__
@@ -33,8 +33,8 @@ def commits_on(engine: AsyncEngine) -> list[None]:
 
 
 def flag_named(name: str):  # type: ignore[no-untyped-def]
-    async def write(session: AsyncSession) -> str:
-        await session.execute(insert(FLAGS), {"id": new_id(), "name": name})
+    async def write(transaction: Transaction) -> str:
+        await transaction.session.execute(insert(FLAGS), {"id": new_id(), "name": name})
         return name
 
     return write
@@ -55,15 +55,35 @@ async def test_writes_that_arrive_together_commit_in_one_transaction(engine):
     assert await flag_names(engine, prefix) == set(results)
 
 
+async def test_rows_the_writes_insert_go_in_one_statement_per_table(engine):
+    writes = GroupCommit(make_session_factory(engine))
+    prefix = f"rows-{new_id()}-"
+    inserts: list[str] = []
+    event.listen(
+        engine.sync_engine, "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: inserts.append(statement) if statement.startswith("INSERT") else None,
+    )
+
+    def flag_row(name: str):  # type: ignore[no-untyped-def]
+        async def write(transaction: Transaction) -> None:
+            transaction.insert(FLAGS, [{"id": new_id(), "name": name}])
+
+        return write
+
+    await asyncio.gather(*(writes.run(flag_row(f"{prefix}{n}")) for n in range(10)))
+    assert len(inserts) == 1
+    assert await flag_names(engine, prefix) == {f"{prefix}{n}" for n in range(10)}
+
+
 async def test_writes_that_arrive_while_a_transaction_commits_share_the_next_one(engine):
     writes = GroupCommit(make_session_factory(engine))
     prefix = f"next-{new_id()}-"
     begun, release = asyncio.Event(), asyncio.Event()
 
-    async def slow_first(session: AsyncSession) -> str:
+    async def slow_first(transaction: Transaction) -> str:
         begun.set()
         await release.wait()
-        return await flag_named(f"{prefix}first")(session)
+        return await flag_named(f"{prefix}first")(transaction)
 
     commits = commits_on(engine)
     first = asyncio.ensure_future(writes.run(slow_first))

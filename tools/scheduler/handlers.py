@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
@@ -89,19 +89,24 @@ async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnF
     return await deliver(services, job, actor, tool, args, on_finish, reads)
 
 
+_REMINDERS = Reminder.__table__
+_SETTLE_ONE_OFF = (
+    update(_REMINDERS)
+    .where(_REMINDERS.c.id == bindparam("reminder_id"), _REMINDERS.c.status != "cancelled", _REMINDERS.c.recurrence.is_(None))
+    .values(status=bindparam("new_status"))
+)
+
+
 async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
     """A one-off reminder gets its status; a recurring one its next occurrence (wall-clock time kept across
     DST), or its status once the series has ended. A cancelled reminder stays cancelled. A one-off is
-    settled with one update (the common case), a recurring one is read first."""
+    settled with one update (the common case, a statement built once), a recurring one is read first."""
     reminder_id = job.payload["reminder_id"]
     status = "sent" if outcome.succeeded else outcome.status
-    not_cancelled = (Reminder.id == reminder_id, Reminder.status != "cancelled")
-    one_off = (
-        update(Reminder).where(*not_cancelled, Reminder.recurrence.is_(None)).values(status=status)
-        .execution_options(synchronize_session=False)
-    )
-    if (await session.execute(one_off)).rowcount == 1:
+    settled = await session.execute(_SETTLE_ONE_OFF, {"reminder_id": reminder_id, "new_status": status})
+    if settled.rowcount == 1:
         return
+    not_cancelled = (Reminder.id == reminder_id, Reminder.status != "cancelled")
     reminder = await session.scalar(select(Reminder).where(*not_cancelled, Reminder.recurrence.is_not(None)))
     if reminder is None:
         return

@@ -44,7 +44,7 @@ class _Finishing:
 
     async def alone(self, outcome: Outcome) -> tuple[Outcome, bool]:
         """Write `outcome` with no action's record (committed with other jobs' outcomes)."""
-        return await self.services.writes.run(lambda session: self.write(session, outcome))
+        return await self.services.writes.run(lambda transaction: self.write(transaction.session, outcome))
 
     async def write(self, session: AsyncSession, outcome: Outcome) -> tuple[Outcome, bool]:
         """The outcome after backoff, and whether this worker still held the job (if not, nothing is written)."""
