@@ -5,9 +5,11 @@ and a transaction of its own (pool checkout with its ping, BEGIN, COMMIT and its
 as much as those statements, in the worker and in PostgreSQL. Jobs that finish together now commit
 together. Nothing waits on a timer: a write that arrives while nothing commits is committed at once.
 
-A write is given the shared `Transaction`: its session, and `insert`, which defers rows to one INSERT
-per table for the whole batch, just before the commit (history rows and traces are most of what a job
-writes: per row, an executemany costs a fraction of a statement of its own).
+A write is given the shared `Transaction`: its session; `insert`, which defers rows to one INSERT per
+table for the whole batch, just before the commit (history rows and traces are most of what a job
+writes: per row, an executemany costs a fraction of a statement of its own); and `later`, which defers a
+step to run once for the items of every write that asked for it (a scheduled job's finish: one UPDATE
+for the batch's jobs).
 
 A batch whose transaction fails is run again one write per transaction, so a bad write fails alone and
 the others still commit. A write may therefore run twice: it must change nothing but the transaction it
@@ -31,23 +33,35 @@ T = TypeVar("T")
 DEFAULT_MAX_BATCH = 64
 
 
+Step = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+
+
 class Transaction:
-    """What the writes of one transaction share: the session, and the rows they insert, held back until
-    `flush` so that each table gets one INSERT."""
+    """What the writes of one transaction share: the session, the rows they insert and the steps they
+    defer, held back until `flush` so that each table gets one INSERT and each step one run."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._rows: dict[Table, list[dict[str, Any]]] = {}
+        self._steps: dict[Step, list[Any]] = {}
 
     def insert(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         self._rows.setdefault(table, []).extend(rows)
 
+    def later(self, step: Step, item: Any) -> None:
+        """Run `step(session, items)` at flush, after the inserts, once for the items of every write that
+        deferred the same step."""
+        self._steps.setdefault(step, []).append(item)
+
     async def flush(self) -> None:
-        """Insert the rows held back, one statement per table."""
+        """Insert the rows held back, one statement per table, then run the deferred steps."""
         rows, self._rows = self._rows, {}
         for table, table_rows in rows.items():
             if table_rows:
                 await self.session.execute(insert(table), table_rows)
+        steps, self._steps = self._steps, {}
+        for step, items in steps.items():
+            await step(self.session, items)
 
 
 Write = Callable[[Transaction], Awaitable[T]]

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, consent
-from db.group_commit import Transaction, commit_writes
+from db.group_commit import Transaction, Write, commit_writes
 from db.models import FeatureFlag, User
 from policy.addresses import InvalidAddress, normalize_email
 from policy.content import redact
@@ -35,11 +35,12 @@ from tools.timespec import TimeSpecError, zone_named
 
 log = logging.getLogger("coach.actions")
 
-# `on_finish(session, result)` runs in the transaction that writes an action's outcome to history, before
-# it commits, so a caller's own record of the outcome (a pending action's row, a scheduled job's status)
-# is written with it or not at all. That transaction may be shared with other actions' outcomes (a group
-# commit, `db.group_commit`) and, if it fails, run again alone: `on_finish` changes nothing but the session.
-OnFinish = Callable[[AsyncSession, AgentToolResult], Awaitable[None]]
+# `on_finish(transaction, result)` runs in the transaction that writes an action's outcome to history,
+# before it commits, so a caller's own record of the outcome (a pending action's row, a scheduled job's
+# status) is written with it or not at all. That transaction may be shared with other actions' outcomes (a
+# group commit, `db.group_commit`) and, if it fails, run again alone: `on_finish` changes nothing but the
+# transaction.
+OnFinish = Callable[[Transaction, AgentToolResult], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -255,15 +256,22 @@ async def _record_outcome(
     used that session (what it wrote commits with the record, or nothing does), else in a transaction
     shared with the other actions finishing at the same time (`services.writes`, a group commit)."""
 
-    async def write(transaction: Transaction) -> None:
-        rows.add_to(transaction)
-        if on_finish is not None:
-            await on_finish(transaction.session, result)
-
+    write = outcome_write(rows, result, on_finish)
     if executed_in is not None and executed_in.in_transaction():
         await commit_writes(executed_in, [write])
     else:
         await services.writes.run(write)
+
+
+def outcome_write(rows: HistoryRows, result: AgentToolResult, on_finish: OnFinish | None) -> Write[None]:
+    """The write that records an action's outcome: its history rows, then the caller's `on_finish`."""
+
+    async def write(transaction: Transaction) -> None:
+        rows.add_to(transaction)
+        if on_finish is not None:
+            await on_finish(transaction, result)
+
+    return write
 
 
 async def _reserve(

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.group_commit import Transaction, commit_writes
 from db.models import AgentActionFeedback, PendingAgentAction
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
 from tools.execution import (
-    Actor, OnFinish, Subject, execute, gather_facts, load_subject, parse_args, prepare, record_denial,
+    Actor, OnFinish, Subject, execute, gather_facts, load_subject, outcome_write, parse_args, prepare, record_denial,
 )
 from tools.log_context import action_context
 from tools.reads import Reads
@@ -88,10 +89,7 @@ async def propose(
             )
         )
         record.trace("tool_result", success=True, pending=True)
-        await record.write(session, "proposed", facts.args)
-        if on_finish is not None:
-            await on_finish(session, result)
-        await session.commit()
+        await commit_writes(session, [outcome_write(record.rows("proposed", facts.args), result, on_finish)])
     await services.events.publish(
         record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool, "args": facts.args}
     )
@@ -178,9 +176,9 @@ async def confirm(
             await session.commit()
         await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "confirmed"})
 
-        async def finish(session: AsyncSession, result: AgentToolResult) -> None:
+        async def finish(transaction: Transaction, result: AgentToolResult) -> None:
             status, data = ("executed", result.data) if result.success else ("failed", result.to_json())
-            await _transition(session, pending.id, "executing", status, result=data)
+            await _transition(transaction.session, pending.id, "executing", status, result=data)
 
         return await execute(services, record, subject, args, facts.args, on_finish=finish)
 

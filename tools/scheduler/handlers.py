@@ -34,7 +34,9 @@ from tools.timespec import next_occurrence
 @dataclass(frozen=True)
 class JobKind:
     run: Callable[[ToolServices, ScheduledJob, OnFinish, JobReads], Awaitable[Outcome]]
-    settle: Callable[[AsyncSession, ScheduledJob, Outcome, datetime], Awaitable[None]] | None = None
+    settle: Callable[[AsyncSession, list[tuple[ScheduledJob, Outcome]], datetime], Awaitable[None]] | None = None
+    """What follows jobs of this kind that are over (done, failed or cancelled), for all those finishing in
+    one transaction."""
 
 
 def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[str, dict[str, Any]]:
@@ -90,22 +92,36 @@ async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnF
 
 
 _REMINDERS = Reminder.__table__
-_SETTLE_ONE_OFF = (
+_SETTLE_ONE_OFFS = (
     update(_REMINDERS)
-    .where(_REMINDERS.c.id == bindparam("reminder_id"), _REMINDERS.c.status != "cancelled", _REMINDERS.c.recurrence.is_(None))
+    .where(
+        _REMINDERS.c.id.in_(bindparam("reminder_ids", expanding=True)),
+        _REMINDERS.c.status != "cancelled",
+        _REMINDERS.c.recurrence.is_(None),
+    )
     .values(status=bindparam("new_status"))
+    .returning(_REMINDERS.c.id)
 )
 
 
-async def settle_reminder(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
-    """A one-off reminder gets its status; a recurring one its next occurrence (wall-clock time kept across
-    DST), or its status once the series has ended. A cancelled reminder stays cancelled. A one-off is
-    settled with one update (the common case, a statement built once), a recurring one is read first."""
-    reminder_id = job.payload["reminder_id"]
-    status = "sent" if outcome.succeeded else outcome.status
-    settled = await session.execute(_SETTLE_ONE_OFF, {"reminder_id": reminder_id, "new_status": status})
-    if settled.rowcount == 1:
-        return
+async def settle_reminders(session: AsyncSession, finished: list[tuple[ScheduledJob, Outcome]], now: datetime) -> None:
+    """One-off reminders get their status, in one UPDATE per status (a statement built once); each recurring
+    one is read, and gets its next occurrence."""
+    by_status: dict[str, list[tuple[ScheduledJob, str]]] = {}
+    for job, outcome in finished:
+        status = "sent" if outcome.succeeded else outcome.status
+        by_status.setdefault(status, []).append((job, job.payload["reminder_id"]))
+    for status, reminders in by_status.items():
+        ids = [reminder_id for _, reminder_id in reminders]
+        one_offs = set((await session.scalars(_SETTLE_ONE_OFFS, {"reminder_ids": ids, "new_status": status})).all())
+        for job, reminder_id in reminders:
+            if reminder_id not in one_offs:
+                await _settle_recurring(session, job, reminder_id, status)
+
+
+async def _settle_recurring(session: AsyncSession, job: ScheduledJob, reminder_id: str, status: str) -> None:
+    """A recurring reminder's next occurrence (wall-clock time kept across DST), or its status once the
+    series has ended. A cancelled reminder stays cancelled."""
     not_cancelled = (Reminder.id == reminder_id, Reminder.status != "cancelled")
     reminder = await session.scalar(select(Reminder).where(*not_cancelled, Reminder.recurrence.is_not(None)))
     if reminder is None:
@@ -235,15 +251,16 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish
     return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, reads)
 
 
-async def settle_sequence_step(session: AsyncSession, job: ScheduledJob, outcome: Outcome, now: datetime) -> None:
-    await sequences.advance(session, job.payload["sequence_id"], int(job.payload["step"]), outcome, now)
+async def settle_sequence_steps(session: AsyncSession, finished: list[tuple[ScheduledJob, Outcome]], now: datetime) -> None:
+    for job, outcome in finished:
+        await sequences.advance(session, job.payload["sequence_id"], int(job.payload["step"]), outcome, now)
 
 
 KINDS: dict[str, JobKind] = {
-    "reminder": JobKind(run_reminder, settle_reminder),
+    "reminder": JobKind(run_reminder, settle_reminders),
     "habit_reminder": JobKind(run_habit_reminder),
     "streak_protection": JobKind(run_streak_protection),
     "goal_checkin": JobKind(run_goal_checkin),
     "proactive_outreach": JobKind(run_proactive_outreach),
-    sequences.STEP_KIND: JobKind(run_sequence_step, settle_sequence_step),
+    sequences.STEP_KIND: JobKind(run_sequence_step, settle_sequence_steps),
 }

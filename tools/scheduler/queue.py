@@ -115,24 +115,37 @@ async def renew(
     return result.rowcount
 
 
-async def finish(session: AsyncSession, job: ScheduledJob, worker_id: str, outcome: Outcome) -> bool:
-    """Record `outcome` on a job this worker holds; False when the lease was lost to another worker.
+async def finish(session: AsyncSession, worker_id: str, outcomes: Sequence[tuple[ScheduledJob, Outcome]]) -> set[str]:
+    """Record each outcome on its job, where `worker_id` still holds the job; the ids of the jobs it held
+    (a job it does not hold was taken over by another worker, and is left as it is). The caller commits.
 
-    A deferral is not a failed attempt, so it gives its attempt back; the caller commits.
+    One UPDATE for all the jobs whose outcome sets the same values: in a batch that is most of them (done).
+    A deferral is not a failed attempt, so it gives its attempt back.
     """
+    by_change: dict[tuple[bool, tuple[tuple[str, Any], ...]], list[str]] = {}
+    for job, outcome in outcomes:
+        by_change.setdefault((outcome.status == "deferred", _finished_values(outcome)), []).append(job.id)
+    held: set[str] = set()
+    for (gives_attempt_back, values), job_ids in by_change.items():
+        statement = _finish_statement(tuple(column for column, _ in values), gives_attempt_back)
+        parameters = {"job_ids": job_ids, "worker_id": worker_id, **{f"new_{column}": value for column, value in values}}
+        held.update((await session.scalars(statement, parameters)).all())
+    return held
+
+
+def _finished_values(outcome: Outcome) -> tuple[tuple[str, Any], ...]:
+    """The columns an outcome sets, with their values."""
     values: dict[str, Any] = {"status": outcome.job_status}
     if outcome.error is not None or outcome.succeeded:
         values["last_error"] = outcome.error
     if outcome.run_at is not None and not outcome.final:
         values["next_attempt_at"] = outcome.run_at
-    statement = _finish_statement(tuple(values), gives_attempt_back=outcome.status == "deferred")
-    parameters = {"job_id": job.id, "worker_id": worker_id, **{f"new_{column}": value for column, value in values.items()}}
-    return (await session.execute(statement, parameters)).rowcount == 1
+    return tuple(values.items())
 
 
 @cache
 def _finish_statement(columns: tuple[str, ...], gives_attempt_back: bool) -> Update:
-    """The compare-and-set UPDATE that finishes a job, setting `columns` (bound as `new_<column>`): one per
+    """The compare-and-set UPDATE that finishes jobs, setting `columns` (bound as `new_<column>`): one per
     combination, built once. A Core statement built anew for every job cost more CPU than running it."""
     values: dict[str, Any] = {column: bindparam(f"new_{column}") for column in columns}
     values.update(locked_by=None, locked_at=None)
@@ -140,6 +153,11 @@ def _finish_statement(columns: tuple[str, ...], gives_attempt_back: bool) -> Upd
         values["attempts"] = _JOBS.c.attempts - 1
     return (
         update(_JOBS)
-        .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.status == "running", _JOBS.c.locked_by == bindparam("worker_id"))
+        .where(
+            _JOBS.c.id.in_(bindparam("job_ids", expanding=True)),
+            _JOBS.c.status == "running",
+            _JOBS.c.locked_by == bindparam("worker_id"),
+        )
         .values(values)
+        .returning(_JOBS.c.id)
     )

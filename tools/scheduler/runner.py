@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.group_commit import Transaction
 from db.models import ScheduledJob
 from tools.log_context import job_context
 from tools.metrics import SCHEDULER_JOBS, SCHEDULER_LAG
@@ -29,31 +30,50 @@ log = logging.getLogger("coach.scheduler")
 
 @dataclass
 class _Finishing:
-    """Writes a job's outcome: `queue.finish`, then the kind's settle once the job is over."""
+    """A job's outcome, to be written (`_finish_jobs`) with the outcomes of the other jobs finishing in the
+    same transaction."""
 
     services: ToolServices
     job: ScheduledJob
     worker_id: str
     backoff: Backoff
     kind: JobKind | None
-    recorded: tuple[Outcome, bool] | None = None  # written in dispatch's transaction: outcome, lease still held
+    recorded: tuple[Outcome, bool] | None = None  # once written: the outcome after backoff, lease still held
 
-    async def with_action(self, session: AsyncSession, result: AgentToolResult) -> None:
+    async def with_action(self, transaction: Transaction, result: AgentToolResult) -> None:
         """dispatch's `on_finish`: the job's outcome, written with the action's history row."""
-        self.recorded = await self.write(session, from_result(result))
+        transaction.later(_finish_jobs, (self, from_result(result)))
 
     async def alone(self, outcome: Outcome) -> tuple[Outcome, bool]:
-        """Write `outcome` with no action's record (committed with other jobs' outcomes)."""
-        return await self.services.writes.run(lambda transaction: self.write(transaction.session, outcome))
+        """Write `outcome` with no action's record."""
 
-    async def write(self, session: AsyncSession, outcome: Outcome) -> tuple[Outcome, bool]:
-        """The outcome after backoff, and whether this worker still held the job (if not, nothing is written)."""
-        now: datetime = self.services.clock()
-        outcome = self.backoff.apply(outcome, self.job.attempts, now)
-        owned = await finish(session, self.job, self.worker_id, outcome)
-        if owned and outcome.final and self.kind is not None and self.kind.settle is not None:
-            await self.kind.settle(session, self.job, outcome, now)
-        return outcome, owned
+        async def write(transaction: Transaction) -> None:
+            transaction.later(_finish_jobs, (self, outcome))
+
+        await self.services.writes.run(write)
+        assert self.recorded is not None  # the write committed, so _finish_jobs ran
+        return self.recorded
+
+
+async def _finish_jobs(session: AsyncSession, outcomes: list[tuple[_Finishing, Outcome]]) -> None:
+    """Write the outcomes of the jobs finishing in one transaction: backoff applied, one UPDATE per worker
+    and kind of change (`queue.finish`), then what follows the jobs that are over (their kind's `settle`,
+    once per kind). A job whose lease another worker took over is left as that worker has it."""
+    by_worker: dict[str, list[tuple[_Finishing, Outcome]]] = {}
+    for finishing, outcome in outcomes:
+        by_worker.setdefault(finishing.worker_id, []).append((finishing, outcome))
+    for worker_id, items in by_worker.items():
+        now: datetime = items[0][0].services.clock()
+        applied = [(finishing, finishing.backoff.apply(outcome, finishing.job.attempts, now)) for finishing, outcome in items]
+        held = await finish(session, worker_id, [(finishing.job, outcome) for finishing, outcome in applied])
+        settling: dict[JobKind, list[tuple[ScheduledJob, Outcome]]] = {}
+        for finishing, outcome in applied:
+            finishing.recorded = outcome, finishing.job.id in held
+            kind = finishing.kind
+            if finishing.recorded[1] and outcome.final and kind is not None and kind.settle is not None:
+                settling.setdefault(kind, []).append((finishing.job, outcome))
+        for kind, settled in settling.items():
+            await kind.settle(session, settled, now)  # type: ignore[misc]  # settle is not None here
 
 
 async def run_job(

@@ -19,8 +19,8 @@ from db import consent
 from db.models import PendingAgentAction
 from server.worker import Worker
 from tools.dispatch import Actor, dispatch
-from tools.scheduler.outcomes import Backoff
-from tools.scheduler.queue import DEFAULT_LEASE, job_action_id
+from tools.scheduler.outcomes import Backoff, Outcome
+from tools.scheduler.queue import DEFAULT_LEASE, finish, job_action_id
 
 LA = ZoneInfo("America/Los_Angeles")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -270,3 +270,28 @@ async def test_a_claim_takes_at_most_its_limit_and_a_second_worker_takes_the_res
     second = await Worker(ctx.services, worker_id="worker-b").claim(100)
     assert (len(first), len(second)) == (4, 6)
     assert {row.id for row in first} | {row.id for row in second} == job_ids
+
+
+async def test_jobs_finishing_together_are_finished_in_one_update_where_their_worker_still_holds_them(ctx, clock):
+    job_ids = set(await seed_email_reminders(ctx.sessions, 1, 3, clock.now))
+    claimed = await Worker(ctx.services, worker_id="worker-a").claim(3)
+    clock.advance(DEFAULT_LEASE + timedelta(seconds=1))
+    [taken] = await Worker(ctx.services, worker_id="worker-b").claim(1)
+    updates: list[str] = []
+
+    def count_update(_connection, _cursor, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(ctx.engine.sync_engine, "before_cursor_execute", count_update)
+    try:
+        async with ctx.sessions() as session:
+            held = await finish(session, "worker-a", [(claimed_job, Outcome("done")) for claimed_job in claimed])
+            await session.commit()
+    finally:
+        event.remove(ctx.engine.sync_engine, "before_cursor_execute", count_update)
+    assert held == job_ids - {taken.id}
+    assert len(updates) == 1
+    assert {row.id for row in await jobs(ctx, status="done") if row.id in job_ids} == held
+    still_taken = await job(ctx, taken.id)
+    assert (still_taken.status, still_taken.locked_by) == ("running", "worker-b")
