@@ -8,17 +8,20 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     """An engine for `url`. SQLite gets foreign keys, WAL and a busy timeout so concurrent writers wait.
 
     `pool_size` connections stay open on PostgreSQL (20 more may open under load and close again); a
     process that keeps N tasks on the database, like a scheduler worker, wants at least N.
+    `pre_ping`: test each connection taken from the pool with a round trip, so a connection that a
+    database restart closed is replaced before it fails a request. Without it, the first statement on a
+    closed connection fails, and that failure invalidates the whole pool.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -25,8 +25,8 @@ class AppContext:
     genai: genai.Client | None
 
     @classmethod
-    def open(cls, settings: Settings, pool_size: int = 10) -> AppContext:
-        engine = make_engine(settings.DATABASE_URL, pool_size)
+    def open(cls, settings: Settings, pool_size: int = 10, pre_ping: bool = True) -> AppContext:
+        engine = make_engine(settings.DATABASE_URL, pool_size, pre_ping)
         client = redis_asyncio.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
         sessions = make_session_factory(engine)
         services = build_services(

@@ -18,7 +18,7 @@ from backends import Backend, make_settings
 from providers import Providers
 from scheduling import REPO, WorkerProcess, job, make_due, seed_email_reminders
 from services import create_postgres_database, drop_postgres_database
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db import accounts
@@ -94,6 +94,36 @@ async def test_two_worker_processes_run_1000_due_jobs_exactly_once(own_postgres,
     assert len(keys) == len(set(keys)) == 1000  # every job reached Resend once: no replayed sends
     finished = [len(worker.log_lines("job finished")) for worker in workers]
     assert sum(finished) == 1000 and min(finished) > 0, finished  # both took part
+
+
+async def test_a_worker_whose_database_connections_were_closed_goes_on_running_due_jobs(own_postgres, providers, tmp_path):
+    """The worker's pool does not test connections before use: the first statement on a closed one fails,
+    and the worker must recover from that on its own (as after a database restart)."""
+    engine = make_engine(own_postgres.database_url)
+    sessions = make_session_factory(engine)
+    try:
+        job_ids = await seed_email_reminders(sessions, 2, JOBS_PER_USER, utcnow() + timedelta(days=1))
+        worker = WorkerProcess.start(worker_env(own_postgres, providers), tmp_path / "worker.log", concurrency=16)
+        try:
+            worker.wait_started()
+            await asyncio.sleep(1)  # it has polled: its pool holds open connections
+            async with sessions() as session:
+                closed = (await session.scalars(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ))).all()
+            assert closed
+            await make_due(sessions, job_ids, utcnow())
+            deadline = time.monotonic() + 30
+            while (await _job_states(own_postgres)).get("done", 0) < len(job_ids):
+                assert time.monotonic() < deadline, await _job_states(own_postgres)
+                await asyncio.sleep(0.2)
+        finally:
+            exit_code = worker.stop()
+    finally:
+        await engine.dispose()
+    assert exit_code == 0
+    assert len(providers.resend.requests) == len(job_ids)
 
 
 def midday_zone() -> str:

@@ -57,11 +57,27 @@ async def insert_jobs(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     return inserted
 
 
-def _claimable(now: datetime, lease: timedelta) -> Any:
-    return or_(
-        and_(ScheduledJob.status == "pending", ScheduledJob.next_attempt_at <= now),
-        and_(ScheduledJob.status == "running", ScheduledJob.locked_at < now - lease),
+# Claiming runs every few jobs: its statements are built once, with the times and ids bound per claim.
+_CLAIMABLE = or_(
+    and_(ScheduledJob.status == "pending", ScheduledJob.next_attempt_at <= bindparam("now")),
+    and_(ScheduledJob.status == "running", ScheduledJob.locked_at < bindparam("lease_lapsed_before")),
+)
+_PICK = (
+    select(ScheduledJob.id)
+    .where(_CLAIMABLE)
+    .order_by(ScheduledJob.next_attempt_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_TAKE = (
+    update(ScheduledJob)
+    .where(ScheduledJob.id.in_(bindparam("job_ids", expanding=True)), _CLAIMABLE)
+    .values(
+        status="running", locked_by=bindparam("worker_id"), locked_at=bindparam("now"), attempts=ScheduledJob.attempts + 1
     )
+    .returning(ScheduledJob)
+    .execution_options(synchronize_session=False)
+)
 
 
 async def claim(
@@ -73,29 +89,13 @@ async def claim(
     LOCKED)`: PostgreSQL may run such a subquery again for every row it updates, each run skipping the
     rows the previous ones locked, so the LIMIT stops limiting and one worker takes the whole queue.
     """
-    due = _claimable(now, lease)
+    due = {"now": now, "lease_lapsed_before": now - lease}
     async with sessions() as session:
-        ids = (
-            await session.scalars(
-                select(ScheduledJob.id)
-                .where(due)
-                .order_by(ScheduledJob.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        ids = (await session.scalars(_PICK, {**due, "limit": limit})).all()
         if not ids:
             await session.rollback()
             return []
-        jobs = (
-            await session.scalars(
-                update(ScheduledJob)
-                .where(ScheduledJob.id.in_(ids), due)
-                .values(status="running", locked_by=worker_id, locked_at=now, attempts=ScheduledJob.attempts + 1)
-                .returning(ScheduledJob)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
+        jobs = (await session.scalars(_TAKE, {**due, "job_ids": list(ids), "worker_id": worker_id})).all()
         await session.commit()
     return list(jobs)
 
