@@ -47,20 +47,6 @@ class ActionRecord:
             trace["data"] = _map_strings(trace["data"], clean)
         return _map_strings(payload, clean)
 
-    async def write(
-        self,
-        session: AsyncSession,
-        status: str,
-        payload: dict[str, Any],
-        *,
-        result: dict[str, Any] | None = None,
-        error_code: str | None = None,
-        error_message: str | None = None,
-    ) -> None:
-        """Insert a history row and the traces collected so far in `session`'s transaction (the caller
-        commits)."""
-        await self.rows(status, payload, result=result, error_code=error_code, error_message=error_message).insert(session)
-
     def rows(
         self,
         status: str,

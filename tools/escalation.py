@@ -56,6 +56,7 @@ async def escalate(
         status, error = "failed", failure.message
         log.error("crisis escalation failed", extra={"reason": failure.message})
     async with services.sessions() as session:
-        await record.write(session, status, payload, error_code=None if error is None else "SERVICE_UNAVAILABLE", error_message=error)
+        error_code = None if error is None else "SERVICE_UNAVAILABLE"
+        await record.rows(status, payload, error_code=error_code, error_message=error).insert(session)
         await session.commit()
     return status == "executed"

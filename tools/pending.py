@@ -127,7 +127,7 @@ def _not_pending(pending: PendingAgentAction) -> AgentToolResult:
 async def _expire(services: ToolServices, pending: PendingAgentAction, now: datetime) -> AgentToolResult:
     async with services.sessions() as session:
         if await _transition(session, pending.id, "pending_confirmation", "expired", resolved_at=now):
-            await _record_for(pending, "system").write(session, "expired", pending.args)
+            await _record_for(pending, "system").rows("expired", pending.args).insert(session)
         await session.commit()
     await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "expired"})
     return AgentToolResult.fail(ErrorCode.ACTION_EXPIRED, "this proposal expired after 5 minutes; ask again if you still want it")
@@ -170,7 +170,7 @@ async def confirm(
             if not won:
                 await session.rollback()
                 return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action was already resolved")
-            await record.write(session, "confirmed", facts.args)
+            await record.rows("confirmed", facts.args).insert(session)
             _feedback(session, pending, actor, now, facts.args)
             await _transition(session, pending.id, "confirmed", "executing")
             await session.commit()
@@ -251,7 +251,7 @@ async def cancel(services: ToolServices, actor: Actor, action_id: str, reason: s
                 return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action was already resolved")
             record = _record_for(pending, actor.source)
             record.trace("decision_point", outcome="cancelled", reason=reason)
-            await record.write(session, "cancelled", pending.args, error_message=reason or None)
+            await record.rows("cancelled", pending.args, error_message=reason or None).insert(session)
             session.add(
                 AgentActionFeedback(
                     user_id=actor.user_id, action_id=pending.id, feedback_type="rejected",
