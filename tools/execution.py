@@ -255,7 +255,6 @@ async def _record_outcome(
     """Commit an action's history rows with the caller's `on_finish`: in `executed_in` when the executor
     used that session (what it wrote commits with the record, or nothing does), else in a transaction
     shared with the other actions finishing at the same time (`services.writes`, a group commit)."""
-
     write = outcome_write(rows, result, on_finish)
     if executed_in is not None and executed_in.in_transaction():
         await commit_writes(executed_in, [write])

@@ -31,12 +31,15 @@ from tools.services import ToolServices
 from tools.timespec import next_occurrence
 
 
+Settle = Callable[[AsyncSession, list[tuple[ScheduledJob, Outcome]], datetime], Awaitable[None]]
+"""What follows jobs of a kind that are over (done, failed or cancelled), for all those finishing in one
+transaction."""
+
+
 @dataclass(frozen=True)
 class JobKind:
     run: Callable[[ToolServices, ScheduledJob, OnFinish, JobReads], Awaitable[Outcome]]
-    settle: Callable[[AsyncSession, list[tuple[ScheduledJob, Outcome]], datetime], Awaitable[None]] | None = None
-    """What follows jobs of this kind that are over (done, failed or cancelled), for all those finishing in
-    one transaction."""
+    settle: Settle | None = None
 
 
 def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[str, dict[str, Any]]:

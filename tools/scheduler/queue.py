@@ -15,9 +15,9 @@ overwrite the new owner's result.
 from __future__ import annotations
 
 import uuid
-from functools import cache
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Update, and_, bindparam, or_, select, update

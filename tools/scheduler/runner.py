@@ -19,7 +19,7 @@ from db.models import ScheduledJob
 from tools.log_context import job_context
 from tools.metrics import SCHEDULER_JOBS, SCHEDULER_LAG
 from tools.results import AgentToolResult
-from tools.scheduler.handlers import KINDS, JobKind
+from tools.scheduler.handlers import KINDS, JobKind, Settle
 from tools.scheduler.outcomes import Backoff, Outcome, from_result
 from tools.scheduler.preload import ClaimReads, JobReads
 from tools.scheduler.queue import finish
@@ -66,14 +66,14 @@ async def _finish_jobs(session: AsyncSession, outcomes: list[tuple[_Finishing, O
         now: datetime = items[0][0].services.clock()
         applied = [(finishing, finishing.backoff.apply(outcome, finishing.job.attempts, now)) for finishing, outcome in items]
         held = await finish(session, worker_id, [(finishing.job, outcome) for finishing, outcome in applied])
-        settling: dict[JobKind, list[tuple[ScheduledJob, Outcome]]] = {}
+        settling: dict[Settle, list[tuple[ScheduledJob, Outcome]]] = {}
         for finishing, outcome in applied:
             finishing.recorded = outcome, finishing.job.id in held
-            kind = finishing.kind
-            if finishing.recorded[1] and outcome.final and kind is not None and kind.settle is not None:
-                settling.setdefault(kind, []).append((finishing.job, outcome))
-        for kind, settled in settling.items():
-            await kind.settle(session, settled, now)  # type: ignore[misc]  # settle is not None here
+            settle = finishing.kind.settle if finishing.kind is not None else None
+            if finishing.recorded[1] and outcome.final and settle is not None:
+                settling.setdefault(settle, []).append((finishing.job, outcome))
+        for settle, settled in settling.items():
+            await settle(session, settled, now)
 
 
 async def run_job(
