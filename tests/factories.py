@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from db import accounts
@@ -26,6 +27,21 @@ class TestUser:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+# A confidence above every threshold: the model (or person) is sure this is what the user asked for.
+SURE = 0.9
+
+
+async def act(
+    client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any] | None = None,
+    confidence: float | None = SURE,
+) -> httpx.Response:
+    """POST /api/actions as `user`; `confidence=None` leaves the confidence out (unknown)."""
+    body: dict[str, Any] = {"tool": tool, "args": args or {}}
+    if confidence is not None:
+        body["confidence"] = confidence
+    return await client.post("/api/actions", headers=user.headers, json=body)
 
 
 # A weekday afternoon in every US zone: inside the 08:00-21:00 consent floor and outside default quiet hours.

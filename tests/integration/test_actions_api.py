@@ -18,6 +18,7 @@ import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
 from factories import (
+    act,
     DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_team_settings, update_user_settings,
 )
 from providers import TWILIO_NUMBER, Providers
@@ -54,13 +55,6 @@ def ctx(app) -> AppContext:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-
-async def act(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any] | None = None,
-              confidence: float | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"tool": tool, "args": args or {}}
-    if confidence is not None:
-        body["confidence"] = confidence
-    return await client.post("/api/actions", headers=user.headers, json=body)
 
 
 async def propose(client: httpx.AsyncClient, user: TestUser, tool: str = "send_sms",
@@ -603,9 +597,16 @@ STRETCH = {"message": "Stretch"}
 
 
 async def new_yorker(ctx: AppContext, *, auto_approve: bool = False) -> TestUser:
-    user = await new_user(ctx, timezone="America/New_York")
-    if auto_approve:
-        await update_user_settings(ctx, user, auto_approve_medium_risk=True)
+    """A user in New York; `auto_approve`: a text reminder (medium risk, delivered by a high-risk SMS) runs
+    without a confirmation (the team allows high-risk auto-approval, the user turned SMS confirmation off)."""
+    if not auto_approve:
+        return await new_user(ctx, timezone="America/New_York")
+    team = await new_team(ctx)
+    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
+    user = await new_user(ctx, timezone="America/New_York", team_id=team)
+    await update_user_settings(
+        ctx, user, auto_approve_medium_risk=True, auto_approve_high_risk=True, require_confirmation_sms=False
+    )
     return user
 
 

@@ -20,7 +20,7 @@ import icalendar
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, daytime_clock, new_user, update_user_settings
+from factories import DAYTIME, TestUser, act, daytime_clock, new_user, update_user_settings
 from fakes.google import FakeGoogle
 from fakes.server import running_server
 from sqlalchemy import select
@@ -92,8 +92,6 @@ async def calendar_user(ctx: AppContext, **settings: Any) -> TestUser:
     return user
 
 
-async def act(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any]) -> httpx.Response:
-    return await client.post("/api/actions", headers=user.headers, json={"tool": tool, "args": args})
 
 
 async def create_event(client: httpx.AsyncClient, user: TestUser, start: str = f"{WEDNESDAY}T10:00",
