@@ -99,6 +99,15 @@ async def update_team_settings(ctx: AppContext, team_id: str, **values: Any) -> 
         await session.commit()
 
 
+async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:
+    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team."""
+    team = await new_team(ctx)
+    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
+    user = await new_user(ctx, team_id=team)
+    await update_user_settings(ctx, user, require_confirmation_sms=False, auto_approve_high_risk=True, **user_values)
+    return user
+
+
 async def history_rows(ctx: AppContext, **where: Any) -> list[AgentActionHistory]:
     async with ctx.sessions() as session:
         query = select(AgentActionHistory).filter_by(**where).order_by(AgentActionHistory.created_at)

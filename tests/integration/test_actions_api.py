@@ -18,8 +18,8 @@ import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
 from factories import (
-    act,
-    DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_team_settings, update_user_settings,
+    DAYTIME, TestUser, act, auto_sms_user, daytime_clock, history_rows, new_team, new_user, update_team_settings,
+    update_user_settings,
 )
 from providers import TWILIO_NUMBER, Providers
 from sqlalchemy import delete, select
@@ -94,15 +94,6 @@ async def feedback_rows(ctx: AppContext, action_id: str) -> list[AgentActionFeed
 async def pending_status(ctx: AppContext, action_id: str) -> str:
     async with ctx.sessions() as session:
         return (await session.get(PendingAgentAction, action_id)).status
-
-
-async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:
-    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team."""
-    team = await new_team(ctx)
-    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
-    user = await new_user(ctx, team_id=team)
-    await update_user_settings(ctx, user, require_confirmation_sms=False, auto_approve_high_risk=True, **user_values)
-    return user
 
 
 def advance(ctx: AppContext, by: timedelta) -> None:
