@@ -96,10 +96,11 @@ def keys(kind: str | None = None) -> set[str]:
 
 
 def error_of(response: httpx.Response) -> str | None:
-    """The error code of a JSON error answer; None for anything else (a page, a redirect, an empty body)."""
-    if not response.headers.get("content-type", "").startswith("application/json"):
+    """The error code of a JSON error answer; None for any other answer (a page, a list, an empty body)."""
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
         return None
-    return (response.json().get("error") or {}).get("code")
 
 
 def bearer_routes() -> list[Endpoint]:
@@ -233,25 +234,26 @@ def _tampered(token: str, user_id: str) -> str:
     return f"{rewritten}.{signed}"
 
 
-def bad_stream_token(world: VoiceWorld, kind: str, genuine: str, user_id: str, call_sid: str) -> dict[str, str]:
-    """The stream's custom parameters with a token that must not open the stream."""
-    grant = {"user_id": user_id, "call_session_id": uuid.uuid4().hex, "purpose": "conversation", "call_sid": call_sid}
+def bad_stream_token(world: VoiceWorld, kind: str, genuine: str, call_sid: str, victim_id: str) -> dict[str, str]:
+    """The stream's custom parameters with a token that must not open the stream (`genuine` is the one the
+    webhook issued for this call; the attacker wants the call to run as `victim_id`)."""
+    grant = {"user_id": victim_id, "call_session_id": uuid.uuid4().hex, "purpose": "conversation", "call_sid": call_sid}
     tokens = {
         "missing": None,
         "garbage": "not-a-token",
         "forged": issue_stream_token("someone-else's-key", **grant),
         "expired": issue_stream_token(world.settings.COACH_SECRET_KEY, ttl_s=-1, **grant),
-        "tampered": _tampered(genuine, uuid.uuid4().hex),
+        "tampered": _tampered(genuine, victim_id),
     }
     return {} if tokens[kind] is None else {"token": tokens[kind]}
 
 
 @pytest.mark.parametrize("kind", ["missing", "garbage", "forged", "expired", "tampered"])
 async def test_a_media_stream_without_a_valid_token_is_closed_with_1008_before_the_model_is_dialled(world, kind):
-    user = await new_user(world.data)
+    caller_user, victim = await new_user(world.data), await new_user(world.data)
     call_sid = "CA" + uuid.uuid4().hex
-    stream = stream_of(await inbound_call_twiml(world, user.phone, call_sid))
-    parameters = bad_stream_token(world, kind, stream.parameters["token"], user.id, call_sid)
+    stream = stream_of(await inbound_call_twiml(world, caller_user.phone, call_sid))
+    parameters = bad_stream_token(world, kind, stream.parameters["token"], call_sid, victim.id)
     async with media_caller(world, type(stream)(stream.url, parameters), call_sid) as caller:
         assert await caller.wait_closed(5) == POLICY_VIOLATION
     assert world.gemini.live.connections == []
