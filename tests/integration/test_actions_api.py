@@ -270,30 +270,7 @@ async def test_email_to_someone_not_a_saved_contact_is_invalid_recipient(client,
     assert providers.resend.requests == []
 
 
-# --- concurrency and limits ------------------------------------------------------------------
-
-
-async def test_concurrent_confirms_execute_once(client, ctx, providers):
-    user = await new_user(ctx)
-    action_id = await propose(client, user)
-    responses = await asyncio.gather(*(confirm(client, user, action_id) for _ in range(20)))
-    assert sorted(response.status_code for response in responses).count(200) == 1
-    assert len(providers.twilio.messages) == 1
-    assert (await statuses(ctx, action_id)).count("executed") == 1
-    assert (await statuses(ctx, action_id)).count("confirmed") == 1
-
-
-async def test_concurrent_sends_stop_exactly_at_the_daily_limit(client, ctx, providers):
-    user = await auto_sms_user(ctx, max_sms_per_day=20)
-    ctx.services.burst_per_minute = 100  # this test is about the daily limit; the burst has its own test
-    responses = await asyncio.gather(*(act(client, user, "send_sms", {"message": f"n{i}"}) for i in range(50)))
-    codes = [response.status_code for response in responses]
-    assert (codes.count(200), codes.count(429)) == (20, 30)
-    assert {error_code(r) for r in responses if r.status_code == 429} == {"RATE_LIMITED"}
-    assert len(providers.twilio.messages) == 20
-    rows = await history_rows(ctx, user_id=user.id)
-    assert [row.status for row in rows].count("executed") == 20
-    assert [row.error_code for row in rows].count("RATE_LIMITED") == 30
+# --- limits (parallel confirms and sends: tests/security/test_races.py) ---------------------------
 
 
 async def test_rate_limited_attempt_is_recorded_with_what_was_asked(client, ctx):
