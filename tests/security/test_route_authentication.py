@@ -179,7 +179,9 @@ async def test_a_forged_status_callback_is_403_and_leaves_the_call_as_it_was(cli
     user = await new_user(ctx)
     call_sid = "CA" + uuid.uuid4().hex
     async with ctx.sessions() as session:
-        await calls.start_call(session, user_id=user.id, direction="outbound", purpose="goal_checkin", call_sid=call_sid)
+        await calls.start_call(
+            session, user_id=user.id, direction="outbound", purpose="goal_checkin", call_sid=call_sid
+        )
         await session.commit()
     params = {"CallSid": call_sid, "CallStatus": "completed", "AnsweredBy": "machine_start", "From": user.phone}
     response = await post_forged(client, "/twilio/status", params, forgery)
@@ -198,7 +200,8 @@ async def test_a_forged_sms_webhook_is_403_and_changes_no_consent(client, ctx, f
 
 
 async def test_a_server_without_a_twilio_auth_token_refuses_every_webhook(backend):
-    async with running_app(make_settings(backend, PUBLIC_URL=PUBLIC_URL)) as application, http_client(application) as client:
+    settings = make_settings(backend, PUBLIC_URL=PUBLIC_URL)  # no TWILIO_AUTH_TOKEN
+    async with running_app(settings) as application, http_client(application) as client:
         user = await new_user(application.state.ctx)
         answers = {}
         for path in REPLAYED_FROM:
