@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from urllib.parse import urlencode
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
