@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from db import accounts
@@ -27,21 +26,6 @@ class TestUser:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
-
-
-# A confidence above every threshold: the model (or person) is sure this is what the user asked for.
-SURE = 0.9
-
-
-async def act(
-    client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any] | None = None,
-    confidence: float | None = SURE,
-) -> httpx.Response:
-    """POST /api/actions as `user`; `confidence=None` leaves the confidence out (unknown)."""
-    body: dict[str, Any] = {"tool": tool, "args": args or {}}
-    if confidence is not None:
-        body["confidence"] = confidence
-    return await client.post("/api/actions", headers=user.headers, json=body)
 
 
 # A weekday afternoon in every US zone: inside the 08:00-21:00 consent floor and outside default quiet hours.
@@ -97,15 +81,6 @@ async def update_team_settings(ctx: AppContext, team_id: str, **values: Any) -> 
         for name, value in values.items():
             setattr(row, name, value)
         await session.commit()
-
-
-async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:
-    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team."""
-    team = await new_team(ctx)
-    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
-    user = await new_user(ctx, team_id=team)
-    await update_user_settings(ctx, user, require_confirmation_sms=False, auto_approve_high_risk=True, **user_values)
-    return user
 
 
 async def history_rows(ctx: AppContext, **where: Any) -> list[AgentActionHistory]:

@@ -20,7 +20,8 @@ import icalendar
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, act, daytime_clock, new_user, update_user_settings
+from action_requests import act
+from factories import DAYTIME, TestUser, daytime_clock, new_user, update_user_settings
 from fakes.google import FakeGoogle
 from fakes.server import running_server
 from sqlalchemy import select

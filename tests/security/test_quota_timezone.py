@@ -17,7 +17,8 @@ from datetime import timedelta
 import httpx
 import pytest
 from backends import Backend, make_settings
-from factories import DAYTIME, TestUser, auto_sms_user, daytime_clock
+from action_requests import auto_sms_user
+from factories import DAYTIME, TestUser, daytime_clock
 from providers import Providers
 
 from server.config import Settings

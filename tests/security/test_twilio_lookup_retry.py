@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from backends import Backend, make_settings
-from factories import TestUser, auto_sms_user, daytime_clock, history_rows
+from action_requests import auto_sms_user
+from factories import TestUser, daytime_clock, history_rows
 from providers import Providers
 
 from server.config import Settings

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from factories import TestUser, act, new_user, update_user_settings
+from action_requests import act
+from factories import TestUser, new_user, update_user_settings
 from scheduling import jobs
 from sqlalchemy import select
 
