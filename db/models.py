@@ -509,6 +509,7 @@ class OAuthState(Base):
     user_id: Mapped[str] = user_fk()
     provider: Mapped[str] = mapped_column(String(16), default="google")
     code_verifier_sealed: Mapped[str] = mapped_column(Text)
+    browser_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 (hex) of the starting browser's cookie
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_column()
 
@@ -554,6 +555,7 @@ class CallSession(Base):
     answered_by: Mapped[str | None] = mapped_column(String(32))
     end_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = created_column()
+    stream_opened_at: Mapped[datetime | None]  # set once, by the one media stream its token admitted
     ended_at: Mapped[datetime | None]
 
 

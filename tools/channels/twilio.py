@@ -75,9 +75,9 @@ class TwilioChannel:
         return await self._create(create, created_since, "twilio.messages.create", attempted_since)
 
     async def place_call(
-        self, to: str, twiml: str, status_callback: str, *, attempted_since: datetime | None = None
+        self, to: str, answer_url: str, status_callback: str, *, attempted_since: datetime | None = None
     ) -> PlacedCall:
-        """Dial `to`; `twiml` runs when the call is answered.
+        """Dial `to`; when the call is answered Twilio POSTs to `answer_url` (signed, with the CallSid) for its TwiML.
 
         Answering-machine detection runs asynchronously (the conversation starts at once) and reports
         `AnsweredBy` to the same status callback, which replaces a voicemail's stream with a short message.
@@ -87,7 +87,8 @@ class TwilioChannel:
             call = self.client.calls.create(
                 to=to,
                 from_=self.from_number,
-                twiml=twiml,
+                url=answer_url,
+                method="POST",
                 status_callback=status_callback,
                 status_callback_method="POST",
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
