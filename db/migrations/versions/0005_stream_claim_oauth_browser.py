@@ -1,7 +1,7 @@
 """OAuth flows bound to the browser that started them; a media stream token opens one stream
 
-Revision ID: 0004_flows
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-25 10:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_flows'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
