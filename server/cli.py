@@ -7,14 +7,19 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
+from db.models import User, utcnow
 from policy.addresses import InvalidAddress, normalize_email, normalize_phone, validate_timezone
 from server.config import Settings, load_settings
 from server.logs import configure_logging
+from server.schemas.tokens import CreatedToken, TokenInfo
 
 
 class UsageError(Exception):
@@ -46,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     teams = commands.add_parser("teams", help="manage teams").add_subparsers(dest="action", required=True)
     create_team = teams.add_parser("create", help="create a team and print its id")
     create_team.add_argument("--name", required=True)
+
+    tokens = commands.add_parser("tokens", help="manage a user's API tokens").add_subparsers(dest="action", required=True)
+    create_token = tokens.add_parser("create", help="create a token and print it: the only time it is shown")
+    create_token.add_argument("--user", required=True, help="user id")
+    create_token.add_argument("--name", default="default", help="a label to tell tokens apart")
+    create_token.add_argument("--expires-at", type=_aware_datetime, help="ISO 8601 with a zone; default: never")
+    list_tokens = tokens.add_parser("list", help="list a user's tokens (never their secrets)")
+    list_tokens.add_argument("--user", required=True, help="user id")
+    revoke_token = tokens.add_parser("revoke", help="revoke a token: it stops working at once")
+    revoke_token.add_argument("--user", required=True, help="user id")
+    revoke_token.add_argument("--id", required=True, dest="token_id", help="the token's id (from create or list)")
 
     call = commands.add_parser("call", help="place an outbound coaching call")
     call.add_argument("--user", required=True)
@@ -82,6 +98,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "teams":
         upgrade(settings.DATABASE_URL)
         print(json.dumps(asyncio.run(create_team(settings, args.name))))
+        return 0
+    if args.command == "tokens":
+        upgrade(settings.DATABASE_URL)
+        print(json.dumps(asyncio.run(manage_tokens(settings, args))))
         return 0
     if args.command == "worker":
         from server.worker import run_worker
@@ -140,7 +160,7 @@ async def create_user(settings: Settings, args: argparse.Namespace) -> dict[str,
                 if await accounts.team_settings(session, args.team) is None:
                     raise UsageError(f"no team with id {args.team}")
                 await accounts.add_member(session, team_id=args.team, user_id=user.id, role=args.role)
-            token = await accounts.issue_token(session, user.id)
+            token = (await accounts.issue_token(session, user.id)).secret
             await session.commit()
             return {"id": user.id, "name": user.name, "phone": phone, "email": email, "timezone": zone, "token": token}
     finally:
@@ -156,6 +176,47 @@ async def create_team(settings: Settings, name: str) -> dict[str, Any]:
             return {"id": team.id, "name": team.name}
     finally:
         await engine.dispose()
+
+
+def _aware_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a zone, e.g. 2027-01-31T18:00:00+00:00")
+    return value
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """`coach tokens create|list|revoke`: the same repository calls as `/api/me/tokens`."""
+    now = utcnow()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        async with make_session_factory(engine)() as session:
+            if await session.get(User, args.user) is None:
+                raise UsageError(f"no user with id {args.user}")
+            result = await _token_command(session, args, now)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def _token_command(session: AsyncSession, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    if args.action == "create":
+        try:
+            new = await accounts.issue_token(session, args.user, name=args.name, expires_at=args.expires_at, now=now)
+        except (accounts.InvalidTokenExpiry, accounts.TooManyTokens) as exc:
+            raise UsageError(str(exc)) from None
+        return CreatedToken.of_new(new, now).model_dump(mode="json")
+    if args.action == "list":
+        rows = await accounts.list_tokens(session, args.user)
+        return {"tokens": [TokenInfo.of(row, now).model_dump(mode="json") for row in rows]}
+    row = await accounts.revoke_token(session, args.user, args.token_id, now)
+    if row is None:
+        raise UsageError(f"user {args.user} has no token with id {args.token_id}")
+    return TokenInfo.of(row, now).model_dump(mode="json")
 
 
 async def place_call(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
