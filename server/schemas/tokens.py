@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from db.accounts import NewToken
 from db.models import ApiToken
 
+# Written as every other answer writes times (`datetime.isoformat`: +00:00, not pydantic's Z).
+Timestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
@@ -28,10 +30,10 @@ class TokenInfo(BaseModel):
     id: str
     name: str
     status: Literal["active", "expired", "revoked"]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+    revoked_at: Timestamp | None
 
     @classmethod
     def of(cls, row: ApiToken, now: datetime) -> TokenInfo:
