@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
     settings = load_settings()
+    configure_logging(secrets=settings.secret_values())
     try:
         return run(args, settings)
     except (UsageError, InvalidAddress) as exc:
