@@ -28,6 +28,7 @@ from typing import Any
 from tools.log_context import action_id_var, call_id_var, job_id_var, request_id_var
 
 REDACTED = "[redacted]"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 # Configured secrets shorter than this are not searched for: they would mask common words.
 MIN_LITERAL_SECRET = 6
 
@@ -124,5 +125,10 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's lines carry paths with query strings: they go through the handler above (so are redacted)
+    # even if something configured these loggers before.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our own request line names the route

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from server.logs import configure_logging
+from server.logs import UVICORN_LOGGERS, configure_logging
 
 API_TOKEN = "vc_" + secrets.token_urlsafe(32)
 ODD_TOKEN = "hunter2-correct-horse"  # no shape that gives it away: only where it stands does
@@ -57,14 +57,15 @@ class Logs:
 
 @pytest.fixture
 def logs(capfd: pytest.CaptureFixture[str]) -> Iterator[Logs]:
-    """`Logs`; the test runner's logging is restored afterwards."""
-    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
-    saved = root.handlers[:], root.level, access.level
+    """`Logs`; the loggers it changes are as they were afterwards."""
+    loggers = [logging.getLogger(), *map(logging.getLogger, UVICORN_LOGGERS)]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
     try:
         yield Logs(capfd)
     finally:
-        root.handlers[:], root.level = saved[0], saved[1]
-        access.setLevel(saved[2])
+        for logger, (handlers, level, propagate) in zip(loggers, saved):
+            logger.handlers[:], logger.propagate = handlers, propagate
+            logger.setLevel(level)
 
 
 def log_in_message(log: logging.Logger) -> None:
