@@ -72,12 +72,12 @@ class NewToken:
     secret: str
 
 
-def live_token(now: datetime) -> ColumnElement[bool]:
+def _working_at(now: datetime) -> ColumnElement[bool]:
     """The condition on `ApiToken` rows that still work at `now`: not revoked and not expired."""
     return and_(ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
 
 
-def check_token_expiry(expires_at: datetime | None, now: datetime) -> None:
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
     if expires_at is None:
         return
     if expires_at <= now:
@@ -100,12 +100,12 @@ async def issue_token(
     cannot pass `MAX_LIVE_TOKENS` together.
     """
     now = now or utcnow()
-    check_token_expiry(expires_at, now)
+    _check_expiry(expires_at, now)
     locked = await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     if locked.scalar_one_or_none() is None:
         raise LookupError(f"no user with id {user_id}")
-    live = await session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user_id, live_token(now)))
-    if (live or 0) >= MAX_LIVE_TOKENS:
+    working = select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user_id, _working_at(now))
+    if (await session.scalar(working) or 0) >= MAX_LIVE_TOKENS:
         raise TooManyTokens(f"a user may hold at most {MAX_LIVE_TOKENS} working tokens: revoke one first")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user_id, token_hash=hash_token(secret), name=name, created_at=now, expires_at=expires_at)
@@ -137,7 +137,7 @@ async def user_for_token(session: AsyncSession, token: str, now: datetime) -> Us
     row = await session.execute(
         select(User, ApiToken)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), live_token(now))
+        .where(ApiToken.token_hash == hash_token(token), _working_at(now))
     )
     found = row.first()
     if found is None:

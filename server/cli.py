@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
@@ -19,7 +20,7 @@ from db.models import User, utcnow
 from policy.addresses import InvalidAddress, normalize_email, normalize_phone, validate_timezone
 from server.config import Settings, load_settings
 from server.logs import configure_logging
-from server.schemas.tokens import CreatedToken, TokenInfo
+from server.schemas.tokens import CreatedToken, TokenCreate, TokenInfo
 
 
 class UsageError(Exception):
@@ -52,14 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     create_team = teams.add_parser("create", help="create a team and print its id")
     create_team.add_argument("--name", required=True)
 
-    tokens = commands.add_parser("tokens", help="manage a user's API tokens").add_subparsers(dest="action", required=True)
-    create_token = tokens.add_parser("create", help="create a token and print it: the only time it is shown")
+    tokens = commands.add_parser("tokens", help="manage a user's API tokens")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    create_token = token_actions.add_parser("create", help="create a token and print it: the only time it is shown")
     create_token.add_argument("--user", required=True, help="user id")
     create_token.add_argument("--name", default="default", help="a label to tell tokens apart")
-    create_token.add_argument("--expires-at", type=_aware_datetime, help="ISO 8601 with a zone; default: never")
-    list_tokens = tokens.add_parser("list", help="list a user's tokens (never their secrets)")
+    create_token.add_argument("--expires-at", help="ISO 8601 with a zone, at most a year ahead; default: never")
+    list_tokens = token_actions.add_parser("list", help="list a user's tokens (never their secrets)")
     list_tokens.add_argument("--user", required=True, help="user id")
-    revoke_token = tokens.add_parser("revoke", help="revoke a token: it stops working at once")
+    revoke_token = token_actions.add_parser("revoke", help="revoke a token: it stops working at once")
     revoke_token.add_argument("--user", required=True, help="user id")
     revoke_token.add_argument("--id", required=True, dest="token_id", help="the token's id (from create or list)")
 
@@ -178,16 +180,6 @@ async def create_team(settings: Settings, name: str) -> dict[str, Any]:
         await engine.dispose()
 
 
-def _aware_datetime(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date and time: {text!r}") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError("give a zone, e.g. 2027-01-31T18:00:00+00:00")
-    return value
-
-
 async def manage_tokens(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """`coach tokens create|list|revoke`: the same repository calls as `/api/me/tokens`."""
     now = utcnow()
@@ -206,7 +198,10 @@ async def manage_tokens(settings: Settings, args: argparse.Namespace) -> dict[st
 async def _token_command(session: AsyncSession, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
     if args.action == "create":
         try:
-            new = await accounts.issue_token(session, args.user, name=args.name, expires_at=args.expires_at, now=now)
+            wanted = TokenCreate.model_validate({"name": args.name, "expires_at": args.expires_at})
+            new = await accounts.issue_token(session, args.user, name=wanted.name, expires_at=wanted.expires_at, now=now)
+        except ValidationError as exc:
+            raise UsageError(_option_errors(exc)) from None
         except (accounts.InvalidTokenExpiry, accounts.TooManyTokens) as exc:
             raise UsageError(str(exc)) from None
         return CreatedToken.of_new(new, now).model_dump(mode="json")
@@ -217,6 +212,11 @@ async def _token_command(session: AsyncSession, args: argparse.Namespace, now: d
     if row is None:
         raise UsageError(f"user {args.user} has no token with id {args.token_id}")
     return TokenInfo.of(row, now).model_dump(mode="json")
+
+
+def _option_errors(exc: ValidationError) -> str:
+    """A request model's errors named by the command-line options that carried the fields."""
+    return "; ".join(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}" for error in exc.errors())
 
 
 async def place_call(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:

@@ -32,7 +32,9 @@ async def create_token(request: Request, session: AsyncSession, principal: Princ
     body = await parse_body(request, TokenCreate)
     now = app_context(request).services.clock()
     try:
-        new = await accounts.issue_token(session, principal.user_id, name=body.name, expires_at=body.expires_at, now=now)
+        new = await accounts.issue_token(
+            session, principal.user_id, name=body.name, expires_at=body.expires_at, now=now,
+        )
     except accounts.InvalidTokenExpiry as exc:
         raise invalid_field("expires_at", str(exc)) from None
     except accounts.TooManyTokens as exc:

@@ -20,7 +20,8 @@ class TokenCreate(BaseModel):
 
     name: TokenName = Field(default="default", description="a label to tell tokens apart")
     expires_at: AwareDatetime | None = Field(
-        default=None, description="when the token stops working (ISO 8601 with a zone, at most a year ahead); none: never",
+        default=None,
+        description="when the token stops working (ISO 8601 with a zone, at most a year ahead); none: never",
     )
 
 
