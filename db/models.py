@@ -114,7 +114,8 @@ class TeamMember(Base):
 
 
 class ApiToken(Base):
-    """Per-user API token. Only the SHA-256 of the token is stored; the token is shown once."""
+    """Per-user API token. Only the SHA-256 of the token is stored; the token is shown once. A token works
+    until it is revoked or `expires_at` (none: no expiry) has passed."""
 
     __tablename__ = "api_tokens"
 
@@ -123,6 +124,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="default")
     created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
