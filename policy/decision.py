@@ -56,17 +56,22 @@ class ActionFacts:
     scheduled delivery, whose content was fixed (and confirmed or approved) when it was set up."""
 
 
-def decide(facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False) -> Decision:
+def decide(
+    facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False, approved_by: str | None = None
+) -> Decision:
     """Deny checks first (they also run again at execution time), then whether a human must confirm.
 
-    A revocation (an opt-out) is always executed: nobody's settings may stand between a person and "stop".
+    `approved_by`: a recorded human yes that already covers this action (the confirmation of the reminder
+    or sequence that set it up, an operator's command): nobody is asked again, except for a critical
+    action, which always waits for a human. A revocation (an opt-out) is always executed: nobody's
+    settings may stand between a person and "stop".
     """
     if facts.policy.revocation:
         return Decision(Outcome.EXECUTE)
     denial = _denial(facts, settings)
     if denial is not None:
         return denial
-    if at_execution:
+    if at_execution or (approved_by is not None and facts.policy.risk is not Risk.CRITICAL):
         return Decision(Outcome.EXECUTE)
     return _confirmation(facts, settings) or Decision(Outcome.EXECUTE)
 

@@ -66,11 +66,12 @@ async def pending_status(ctx: AppContext, action_id: str) -> str:
 
 
 async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:
-    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team."""
+    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team;
+    `user_values` change any setting, these two included."""
     team = await new_team(ctx)
     await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
     user = await new_user(ctx, team_id=team)
-    await update_user_settings(ctx, user, require_confirmation_sms=False, auto_approve_high_risk=True, **user_values)
+    await update_user_settings(ctx, user, **{"require_confirmation_sms": False, "auto_approve_high_risk": True, **user_values})
     return user
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from db import accounts
 from db.models import PendingAgentAction, new_id
 from policy.decision import ActionFacts, Outcome, decide
-from policy.risk import TOOL_POLICIES, Risk
+from policy.risk import TOOL_POLICIES
 from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
@@ -199,8 +199,7 @@ async def _decide_and_act(
 ) -> AgentToolResult:
     if actor.source == OPERATOR:
         approved_by = record.action_id
-    preauthorized = approved_by is not None and TOOL_POLICIES[record.tool].risk is not Risk.CRITICAL
-    decision = decide(found.facts, found.subject.settings, at_execution=preauthorized)
+    decision = decide(found.facts, found.subject.settings, approved_by=approved_by)
     record.trace("decision_point", outcome=decision.outcome.value, code=decision.code, approved_by=approved_by)
     if decision.outcome is Outcome.DENY:
         return await record_denial(
@@ -208,5 +207,4 @@ async def _decide_and_act(
         )
     if decision.outcome is Outcome.CONFIRM:
         return await pending.propose(services, actor, record, found.facts, decision, found.prepared.summary, on_finish)
-    approval = approved_by if preauthorized else None
-    return await execute(services, record, found.subject, found.prepared.args, found.facts.args, on_finish, approval)
+    return await execute(services, record, found.subject, found.prepared.args, found.facts.args, on_finish, approved_by)

@@ -132,7 +132,16 @@ async def read_a_calendar_feed(scene: Scene, endpoint: Endpoint) -> None:
         assert_not_found(await scene.as_b(endpoint, **guess))
 
 
+async def revoke_another_users_token(scene: Scene, endpoint: Endpoint) -> None:
+    """B cannot revoke A's token (404, like an unknown id), and A's token goes on working."""
+    created = await scene.client.post("/api/me/tokens", headers=scene.a.headers, json={"name": "laptop"})
+    token_id, secret = created.json()["id"], created.json()["token"]
+    assert_not_found(await scene.as_b(endpoint, token_id=token_id))
+    assert (await scene.client.get("/api/me/settings", headers={"Authorization": f"Bearer {secret}"})).status_code == 200
+
+
 ROUTE_PROBES: dict[str, Probe] = {
+    "DELETE /api/me/tokens/{token_id}": revoke_another_users_token,
     "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
     "POST /api/actions/pending/{action_id}/cancel": resolve_a_pending_action,
     "POST /api/actions/{history_id}/feedback": feedback_on_a_history_entry,

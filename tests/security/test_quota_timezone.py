@@ -17,7 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from backends import Backend, make_settings
-from action_requests import auto_sms_user
+from action_requests import act, auto_sms_user
 from factories import DAYTIME, TestUser, daytime_clock
 from providers import Providers
 
@@ -46,8 +46,7 @@ def ctx(app) -> AppContext:
 
 
 async def send_sms(client: httpx.AsyncClient, user: TestUser) -> httpx.Response:
-    body = {"tool": "send_sms", "args": {"message": "Time for your run"}}
-    return await client.post("/api/actions", headers=user.headers, json=body)
+    return await act(client, user, "send_sms", {"message": "Time for your run"})
 
 
 async def user_who_spent_the_days_sms(client: httpx.AsyncClient, ctx: AppContext, zone: str) -> TestUser:

@@ -50,7 +50,7 @@ PUBLIC = {
     "GET /calendar/{secret}.ics": "the feed's unguessable path is the credential (see test_ownership.py)",
 }
 # Authenticated by X-Twilio-Signature over PUBLIC_URL instead of a token.
-TWILIO_SIGNED = {"POST /twilio/voice", "POST /twilio/status", "POST /twilio/sms"}
+TWILIO_SIGNED = {"POST /twilio/voice", "POST /twilio/status", "POST /twilio/sms", "POST /twilio/outbound"}
 # A websocket cannot answer 401 with a JSON body; each one's refusal has its own tests below.
 WEBSOCKETS = {
     "WS /ws/voice": "the API token in the query string, checked before the handshake is accepted",

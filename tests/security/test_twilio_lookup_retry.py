@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from backends import Backend, make_settings
-from action_requests import auto_sms_user
+from action_requests import act, auto_sms_user
 from factories import TestUser, daytime_clock, history_rows
 from providers import Providers
 
@@ -33,8 +33,7 @@ def ctx(app) -> AppContext:
 
 
 async def send_sms(client: httpx.AsyncClient, user: TestUser, message: str) -> httpx.Response:
-    body = {"tool": "send_sms", "args": {"message": message}}
-    return await client.post("/api/actions", headers=user.headers, json=body)
+    return await act(client, user, "send_sms", {"message": message})
 
 
 def exchanges(providers: Providers) -> list[tuple[str, int]]:
