@@ -3,7 +3,7 @@
 The text is normalised before it is read (`_normalize`): compatibility forms folded (full-width and
 mathematical digits, ligatures), accents and format characters dropped (zero-width spaces, soft hyphens,
 joiners), every decimal digit of any script read as its ASCII digit, and a run of separators between two
-digits (spaces, tabs, no-break spaces, dots, slashes, dashes, commas, underscores, new lines) read as one
+digits (spaces, tabs, no-break spaces, dots, slashes, dashes, underscores, new lines) read as one
 separator. Then every detector pairs a pattern with a check that real data passes and random digits
 mostly do not (Luhn and an issuer prefix for cards, the SSA's area/group/serial rules for SSNs, mod-97
 and the country format for IBANs, a keyword next to a code-shaped value for secrets), so phone numbers,
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import phonenumbers
 from stdnum import iban, luhn
 from stdnum.us import ssn
 
@@ -146,7 +147,9 @@ class _Normalized:
 _DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me"})  # format characters (zero-width ...), accents
 _DASHES = frozenset("\u2212\u2043\ufe63\uff0d")  # minus sign, hyphen bullet, small and full-width hyphen-minus
 # Separators between two digits, by what they are read as; the first kind present in a run wins.
-_SEPARATOR_KINDS = (("-", "-"), ("/", "/\\|"), (".", ".·•"), (",", ","), ("\n", "\n"), (" ", " _"))
+# Not commas: "heart rate 62, 65, 70, 68, 72, 75, 80" is a list, and as one number it would pass Luhn one
+# time in ten.
+_SEPARATOR_KINDS = (("-", "-"), ("/", "/\\|"), (".", ".·•"), ("\n", "\n"), (" ", " _"))
 _SEPARATOR_OF = {char: kind for kind, chars in _SEPARATOR_KINDS for char in chars}
 
 
@@ -217,10 +220,11 @@ def _between_number_parts(folded: list[tuple[str, int]], start: int, end: int) -
 
 # After normalisation a number is digits with single separators between its groups; a '+' before it marks
 # a phone number written with its country code.
-_SEPARATOR = r"[-/.,\n ]"
+_SEPARATOR = r"[-/.\n ]"
 _DIGIT_RUN = re.compile(rf"(?<![0-9])(?P<plus>\+ ?)?(?P<run>[0-9]+(?:{_SEPARATOR}[0-9]+)*)")
 _GROUP = re.compile(r"[0-9]+")
-_PHONE_MAX_DIGITS = 15  # E.164
+_E164_MAX_DIGITS = 15
+_CARD_MIN_DIGITS, _CARD_MAX_DIGITS = 13, 19
 _LEAD_MAX_DIGITS = 2  # what may stand before a number in the same run: "0-", "+1 ", "+44 "
 
 
@@ -264,7 +268,7 @@ def _runs(text: str) -> Iterator[_Run]:
 
 # A country code and check digits ("DE89", "DE 89"), then up to 30 letters/digits in separated groups.
 _IBAN_START = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}{_SEPARATOR}?[0-9]{{2}}")
-_IBAN_MAX_LENGTH = 34
+_IBAN_MIN_LENGTH, _IBAN_MAX_LENGTH = 15, 34  # Norway's, Saint Lucia's
 
 
 def _ibans(text: str) -> Iterator[Span]:
@@ -293,7 +297,7 @@ def _longest_valid_iban_end(text: str, start: int) -> int | None:
             compact += char
             index += 1
             at_boundary = index == len(text) or not _is_ascii_alnum(text[index])
-            if at_boundary and iban.is_valid(compact):
+            if at_boundary and len(compact) >= _IBAN_MIN_LENGTH and iban.is_valid(compact):
                 found = index
         elif char in _SEPARATOR_OF and compact and index + 1 < len(text) and _is_ascii_alnum(text[index + 1]):
             index += 1
@@ -345,13 +349,31 @@ def _formatted_ssn(run: _Run) -> int | None:
 
 def _cards(text: str) -> Iterator[Span]:
     for run in _runs(text):
-        if run.after_plus and len(run.digits()) <= _PHONE_MAX_DIGITS:
-            continue  # "+44 20 7946 0958 16": a phone number, even when its digits pass Luhn
-        for first, last in _card_windows(run):
+        for first, last in _card_windows(run, _card_starts(run)):
             yield run.span(first, last)
 
 
-def _card_windows(run: _Run) -> Iterator[tuple[int, int]]:
+def _card_starts(run: _Run) -> list[int]:
+    """The groups a card may start at. After a '+' the digits are a phone number when they can be one
+    ("+4915112345678"), and a short first group is its country code ("+44 20 7946 0958 16" is not a card,
+    even though all its digits pass Luhn); "+4111 1111 1111 1111" is a card with a '+' in front."""
+    if not run.after_plus:
+        return list(run.starts())
+    if _possible_phone_number(run.digits()):
+        return []
+    return [1] if len(run.groups[0]) <= 3 else [0]
+
+
+def _possible_phone_number(digits: str) -> bool:
+    if len(digits) > _E164_MAX_DIGITS:
+        return False
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse("+" + digits))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _card_windows(run: _Run, starts: list[int]) -> Iterator[tuple[int, int]]:
     """The cards of a run, as group ranges: a card is the whole run, give or take a short lead ("0-",
     "+1 ") and a trailing expiry date (and security code); a run of cards written back to back is split.
 
@@ -359,7 +381,7 @@ def _card_windows(run: _Run) -> Iterator[tuple[int, int]]:
     stretch that passes Luhn one time in ten.
     """
     ends = _card_ends(run)
-    first = next((start for start in run.starts() if ends[start] is not None), None)
+    first = next((start for start in starts if ends[start] is not None), None)
     while first is not None:
         last = ends[first]
         assert last is not None
@@ -373,19 +395,21 @@ def _card_ends(run: _Run) -> list[int | None]:
     count = len(run.groups)
     ends: list[int | None] = [None] * (count + 1)
     for first in range(count - 1, -1, -1):
-        for last in range(count, first, -1):
-            digits = run.digits(first, last)
-            if not 13 <= len(digits) <= 19:
-                continue
-            rest = run.groups[last:]
-            if _is_card_number(digits) and (not rest or _is_expiry(rest) or ends[last] is not None):
+        last, digits = first, ""
+        while last < count and len(digits) + len(run.groups[last]) <= _CARD_MAX_DIGITS:
+            digits += run.groups[last]
+            last += 1
+            if (last == count or ends[last] is not None or _expiry_follows(run, last)) and _is_card_number(digits):
                 ends[first] = last
-                break
     return ends
 
 
+def _expiry_follows(run: _Run, position: int) -> bool:
+    return len(run.groups) - position <= _EXPIRY_MAX_GROUPS and _is_expiry(run.groups[position:])
+
+
 def _is_card_number(digits: str) -> bool:
-    return _has_card_prefix(digits) and luhn.is_valid(digits)
+    return _CARD_MIN_DIGITS <= len(digits) <= _CARD_MAX_DIGITS and _has_card_prefix(digits) and luhn.is_valid(digits)
 
 
 def _has_card_prefix(digits: str) -> bool:
@@ -403,6 +427,9 @@ def _has_card_prefix(digits: str) -> bool:
     if first == "2":
         return 2221 <= int(digits[:4]) <= 2720
     return False
+
+
+_EXPIRY_MAX_GROUPS = 3  # 12 / 27 / 123
 
 
 def _is_expiry(groups: tuple[str, ...]) -> bool:
@@ -436,16 +463,17 @@ _CODE_KEYWORD = (
     r"codice (?:di verifica|otp)|(?:verifizierungs|bestatigungs|sicherheits|anmelde)code|verificatiecode)"
 )
 # A code: 4 to 8 digits, in groups or not ("123 456", "1-2-3-4"), maybe after a short letter prefix ("G-").
-_CODE_DIGITS = rf"(?:[A-Za-z]{{1,3}}-)?(?P<value>[0-9]+(?:{_SEPARATOR}[0-9]+)*)"
+# (Bounded, so that a long run of digits costs linear time.)
+_CODE_DIGITS = rf"(?:[A-Za-z]{{1,3}}-)?(?P<value>[0-9]{{1,8}}(?:{_SEPARATOR}[0-9]{{1,8}}){{0,7}})"
 _CODE_CONNECTOR = r"(?:is\b|was\b|are\b|:|=|-|#)"
 # Letters and digits (at least one digit) count as a code only right after the keyword: "2FA code: A1B2C3".
 _CODE_ALPHANUMERIC = r"(?P<word>(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{4,12})(?![\w-])"
 _CODE_AFTER_KEYWORD = re.compile(
-    rf"\b{_CODE_KEYWORD}\b *{_CODE_CONNECTOR}? *:? *(?:{_CODE_DIGITS}|{_CODE_ALPHANUMERIC})", re.IGNORECASE
+    rf"\b{_CODE_KEYWORD}\b\s*{_CODE_CONNECTOR}?\s*:? *(?:{_CODE_DIGITS}|{_CODE_ALPHANUMERIC})", re.IGNORECASE
 )
 # A few words between the keyword and its value need a connector: "your OTP for Acme is 4829".
 _CODE_AFTER_WORDS = re.compile(
-    rf"\b{_CODE_KEYWORD}\b(?: +[^\W\d_][\w'.-]*){{1,4}}? *{_CODE_CONNECTOR} *:? *{_CODE_DIGITS}", re.IGNORECASE
+    rf"\b{_CODE_KEYWORD}\b(?:\s+[^\W\d_][\w'.-]*){{1,4}}?\s*{_CODE_CONNECTOR}\s*:? *{_CODE_DIGITS}", re.IGNORECASE
 )
 # The usual SMS forms, the code first: "482913 is your Acme verification code", "Use 4829 to sign in".
 _CODE_BEFORE_KEYWORD = re.compile(
@@ -458,12 +486,14 @@ _CODE_TO_ACT = re.compile(
     re.IGNORECASE,
 )
 # "your code is 4829", "Code: 4829" -- unless the words before say which harmless code it is.
-_GENERIC_CODE = re.compile(rf"\bcode *(?:is\b|was\b|:|=|#) *:? *{_CODE_DIGITS}", re.IGNORECASE)
+_GENERIC_CODE = re.compile(rf"\bcode\s*(?:is\b|was\b|:|=|#)\s*:? *{_CODE_DIGITS}", re.IGNORECASE)
 _HARMLESS_CODE_QUALIFIERS = frozenset(
     "promo promotional discount coupon voucher gift referral invite invitation zip postal post postcode area "
     "country dial dialing dialling booking reservation order tracking reference ref product item course class "
     "error status dress colour color source qr bar barcode tax sort".split()
 )
+_QUALIFIER_REACH = 40  # characters before "code" that hold the two words that qualify it
+
 # The card's own security code is shorter than other codes.
 _CARD_SECURITY_CODE = re.compile(
     r"\b(?:cvv2?|cvc2?|csc|cid)\b\s*(?:is\b|:|=|-|#)?\s*:?\s*[0-9]{3,4}(?![0-9])", re.IGNORECASE
@@ -482,7 +512,8 @@ def _secret_codes(text: str) -> Iterator[Span]:
         for match in pattern.finditer(text):
             yield from _code_value(match)
     for match in _GENERIC_CODE.finditer(text):
-        if not _HARMLESS_CODE_QUALIFIERS & set(re.findall(r"[a-z]+", text[: match.start()].lower())[-2:]):
+        words_before = re.findall(r"[a-z]+", text[max(0, match.start() - _QUALIFIER_REACH) : match.start()].lower())
+        if not _HARMLESS_CODE_QUALIFIERS & set(words_before[-2:]):
             yield from _code_value(match)
     for match in _CARD_SECURITY_CODE.finditer(text):
         yield match.span()
