@@ -268,7 +268,7 @@ def _runs(text: str) -> Iterator[_Run]:
 
 # A country code and check digits ("DE89", "DE 89"), then up to 30 letters/digits in separated groups.
 _IBAN_START = re.compile(rf"(?<![A-Za-z0-9])[A-Za-z]{{2}}{_SEPARATOR}?[0-9]{{2}}")
-_IBAN_MIN_LENGTH, _IBAN_MAX_LENGTH = 15, 34  # Norway's, Saint Lucia's
+_IBAN_MIN_LENGTH, _IBAN_MAX_LENGTH = 15, 34  # Norway's length; the standard's maximum
 
 
 def _ibans(text: str) -> Iterator[Span]:
