@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from policy.content import scan_outgoing_text
+from policy.content import scan_outgoing_fields
 from policy.effective import EffectiveSettings
 from policy.quiet_hours import (
     EVERY_DAY, LocalWindow, consent_floor_windows, parse_hhmm, quiet_hours_window, window_status,
 )
-from policy.risk import Risk, ToolPolicy
+from policy.risk import Risk, ToolPolicy, outgoing_texts
 
 
 class Outcome(str, Enum):
@@ -98,15 +98,16 @@ def _denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
     return _content_denial(facts, settings) or _time_denial(facts, settings) or _working_hours_denial(facts, settings)
 
 
-def _outgoing_text(facts: ActionFacts) -> str:
-    return "\n".join(str(facts.args.get(name) or "") for name in facts.policy.text_fields)
+def _outgoing_text(facts: ActionFacts) -> list[str]:
+    return outgoing_texts(facts.policy, facts.args)
 
 
 def _content_denial(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
-    text = _outgoing_text(facts)
+    fields = _outgoing_text(facts)
+    text = "\n".join(fields)
     if not text.strip():
         return None
-    verdict = scan_outgoing_text(text)
+    verdict = scan_outgoing_fields(fields)
     if verdict is not None:
         return _deny("CONTENT_BLOCKED", verdict.message, patterns=sorted(verdict.kinds))
     lowered = text.lower()

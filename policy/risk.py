@@ -6,8 +6,10 @@ agent actions off stops the coach from *doing* things, not from looking at the u
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Risk(str, Enum):
@@ -33,6 +35,7 @@ class ToolPolicy:
     outbound_phone: bool = False  # subject to quiet hours and the recipient-time consent floor
     read_only: bool = False
     text_fields: tuple[str, ...] = ()  # arguments that leave the system and pass the content filter
+    steps_field: str | None = None  # the argument listing steps of other tools ({"tool", "args"}) run later
     revocation: bool = False  # honours a person's "stop": never gated by toggles, flags or confirmation
 
 
@@ -46,7 +49,8 @@ TOOL_POLICIES: dict[str, ToolPolicy] = {
     "mark_habit_complete": ToolPolicy(Risk.MEDIUM),
     "update_goal_progress": ToolPolicy(Risk.MEDIUM),
     "create_calendar_event": ToolPolicy(
-        Risk.MEDIUM, ("allow_calendar_events",), "require_confirmation_calendar", text_fields=("title", "description")
+        Risk.MEDIUM, ("allow_calendar_events",), "require_confirmation_calendar",
+        text_fields=("title", "description", "location"),
     ),
     "send_email": ToolPolicy(
         Risk.HIGH, ("allow_send_email",), "require_confirmation_email", "email", text_fields=("subject", "body")
@@ -60,10 +64,25 @@ TOOL_POLICIES: dict[str, ToolPolicy] = {
     ),
     "send_email_to_contact": ToolPolicy(
         Risk.CRITICAL, ("allow_send_email", "allow_external_email"), "require_confirmation_email", "external_email",
-        text_fields=("subject", "body"),
+        text_fields=("from_name", "subject", "body"),
     ),
-    "create_action_sequence": ToolPolicy(Risk.HIGH, ("allow_schedule_reminders",)),
+    "create_action_sequence": ToolPolicy(Risk.HIGH, ("allow_schedule_reminders",), steps_field="actions"),
 }
 
+<<<<<<< HEAD
 # The tool that brings a message to the user on a channel (a reminder's delivery, planned outreach).
 DELIVERY_TOOLS: dict[str, str] = {"sms": "send_sms", "email": "send_email", "call": "make_voice_call"}
+=======
+
+def outgoing_texts(policy: ToolPolicy, args: Mapping[str, Any]) -> list[str]:
+    """The text an action sends, field by field in the order a reader meets them, including the text of
+    the steps a sequence will send later: the content filter reads these before anything is approved."""
+    texts = [str(args.get(name) or "") for name in policy.text_fields]
+    steps = args.get(policy.steps_field) if policy.steps_field else None
+    for step in steps if isinstance(steps, list) else ():
+        step_policy = TOOL_POLICIES.get(step.get("tool")) if isinstance(step, Mapping) else None
+        step_args = step.get("args") if step_policy is not None else None
+        if isinstance(step_args, Mapping):
+            texts.extend(outgoing_texts(step_policy, step_args))
+    return texts
+>>>>>>> content

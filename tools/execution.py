@@ -17,12 +17,12 @@ from db import accounts, consent
 from db.group_commit import Transaction, Write, commit_writes
 from db.models import FeatureFlag, User
 from policy.addresses import InvalidAddress, normalize_email
-from policy.content import redact
+from policy.content import fields_redactor
 from policy.decision import ActionFacts
 from policy.effective import EffectiveSettings, effective_settings
 from policy.flags import FlagRule, flag_enabled
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
-from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy
+from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy, outgoing_texts
 from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
@@ -219,7 +219,7 @@ async def record_denial(
 ) -> AgentToolResult:
     code = ErrorCode(code or ErrorCode.PERMISSION_DENIED)
     if code is ErrorCode.CONTENT_BLOCKED:
-        payload = record.redact(payload, redact)
+        payload = record.redact(payload, fields_redactor(outgoing_texts(TOOL_POLICIES[record.tool], payload)))
     record.trace("tool_result", success=False, code=code.value)
     result = AgentToolResult.fail(code, message, details)
     rows = record.rows("denied", payload, error_code=code.value, error_message=message)

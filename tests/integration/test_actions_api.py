@@ -272,6 +272,41 @@ async def test_email_to_someone_not_a_saved_contact_is_invalid_recipient(client,
     assert providers.resend.requests == []
 
 
+async def contact_emailer(ctx: AppContext) -> TestUser:
+    user = await new_user(ctx)
+    await update_user_settings(ctx, user, allow_external_email=True)
+    await add_contact(ctx, user, CONTACT_EMAIL["to_email"])
+    return user
+
+
+async def test_a_card_number_in_the_from_name_of_an_email_to_a_contact_is_content_blocked(client, ctx, providers):
+    user = await contact_emailer(ctx)
+    response = await act(client, user, "send_email_to_contact", {**CONTACT_EMAIL, "from_name": f"Ann {CARD}"})
+    assert (response.status_code, error_code(response)) == (422, "CONTENT_BLOCKED")
+    assert "4111" not in response.text
+    assert await pending_ids(client, user) == [] and providers.resend.requests == []
+    [row] = await history_rows(ctx, user_id=user.id)
+    assert row.payload["from_name"].startswith("Ann ") and "4111" not in row.payload["from_name"]
+
+
+async def test_a_card_number_split_across_subject_and_body_is_content_blocked_and_neither_half_kept(
+    client, ctx, providers
+):
+    user = await contact_emailer(ctx)
+    split = {**CONTACT_EMAIL, "subject": "My card 4111 1111", "body": "1111\u200b1111 thanks"}
+    response = await act(client, user, "send_email_to_contact", split)
+    assert (response.status_code, error_code(response)) == (422, "CONTENT_BLOCKED")
+    assert await pending_ids(client, user) == [] and providers.resend.requests == []
+    [row] = await history_rows(ctx, user_id=user.id)
+    async with ctx.sessions() as session:
+        traces = (await session.execute(
+            select(AgentExecutionTrace).where(AgentExecutionTrace.action_id == row.action_id)
+        )).scalars().all()
+    kept = row.payload["subject"] + row.payload["body"] + "".join(repr(trace.data) for trace in traces)
+    assert row.payload["subject"].startswith("My card ") and row.payload["body"].endswith(" thanks")
+    assert "1111" not in kept
+
+
 # --- limits (parallel confirms and sends: tests/security/test_races.py) ---------------------------
 
 
