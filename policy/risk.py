@@ -69,10 +69,8 @@ TOOL_POLICIES: dict[str, ToolPolicy] = {
     "create_action_sequence": ToolPolicy(Risk.HIGH, ("allow_schedule_reminders",), steps_field="actions"),
 }
 
-<<<<<<< HEAD
 # The tool that brings a message to the user on a channel (a reminder's delivery, planned outreach).
 DELIVERY_TOOLS: dict[str, str] = {"sms": "send_sms", "email": "send_email", "call": "make_voice_call"}
-=======
 
 def outgoing_texts(policy: ToolPolicy, args: Mapping[str, Any]) -> list[str]:
     """The text an action sends, field by field in the order a reader meets them, including the text of
@@ -85,4 +83,3 @@ def outgoing_texts(policy: ToolPolicy, args: Mapping[str, Any]) -> list[str]:
         if isinstance(step_args, Mapping):
             texts.extend(outgoing_texts(step_policy, step_args))
     return texts
->>>>>>> content

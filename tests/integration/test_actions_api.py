@@ -27,7 +27,7 @@ from factories import (
 from providers import TWILIO_NUMBER, Providers
 from sqlalchemy import delete, select
 
-from db.models import AgentExecutionTrace, ConsentRecord, FeatureFlag, Reminder, UserAgentSettings
+from db.models import AgentExecutionTrace, ConsentRecord, FeatureFlag, Reminder
 from server.config import Settings
 from server.context import AppContext
 from server.routes.actions import HISTORY_COLUMNS

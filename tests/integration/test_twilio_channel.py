@@ -82,7 +82,7 @@ async def test_a_call_whose_answer_was_lost_is_found_after_a_lookup_that_failed_
     twilio, url = fake
     twilio.lose_next_answers(1, status=503)
     twilio.fail_next(1, 429, kind="list")
-    placed = await channel_to(url).place_call(RECIPIENT, TWIML, "https://coach.example.com/twilio/status")
+    placed = await channel_to(url).place_call(RECIPIENT, ANSWER_URL, "https://coach.example.com/twilio/status")
     assert [(r.method, r.status) for r in twilio.requests] == [("POST", 503), ("GET", 429), ("GET", 200)]
     assert [call.param("To") for call in twilio.calls] == [RECIPIENT]
     assert placed.sid == twilio.requests[2].response["calls"][0]["sid"]
