@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from db import accounts, calls, consent
+from db.models import CallSession
 from policy.addresses import InvalidAddress, normalize_phone
 from policy.consent import classify_inbound_sms
 from server.context import app_context
@@ -47,10 +50,15 @@ async def inbound_call(request: Request) -> Response:
             response.say(UNKNOWN_CALLER)
             response.hangup()
             return twiml(response)
-        call = await calls.start_call(session, user_id=user.id, direction="inbound", purpose="conversation", call_sid=call_sid)
-        await session.commit()
+        call = await _inbound_call_session(session, user.id, call_sid)
+    if call.user_id != user.id:
+        log.warning("a call sid already belongs to another caller")
+        response = VoiceResponse()
+        response.hangup()
+        return twiml(response)
     token = issue_stream_token(
-        ctx.settings.COACH_SECRET_KEY, user_id=user.id, call_session_id=call.id, purpose="conversation", call_sid=call_sid
+        ctx.settings.COACH_SECRET_KEY, user_id=user.id, call_session_id=call.id, purpose="conversation", call_sid=call_sid,
+        issued_at=call.started_at.timestamp(),
     )
     response = VoiceResponse()
     connect = Connect()
@@ -58,6 +66,23 @@ async def inbound_call(request: Request) -> Response:
     stream.parameter(name="token", value=token)
     response.append(connect)
     return twiml(response)
+
+
+async def _inbound_call_session(session: AsyncSession, user_id: str, call_sid: str) -> CallSession:
+    """The call session of Twilio's `call_sid`, started now or by an earlier delivery of the same webhook
+    (Twilio retries it; two deliveries may even race, and the unique call sid lets only one insert win)."""
+    if call_sid and (earlier := await calls.by_sid(session, call_sid)) is not None:
+        return earlier
+    call = await calls.start_call(session, user_id=user_id, direction="inbound", purpose="conversation", call_sid=call_sid or None)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        earlier = await calls.by_sid(session, call_sid)
+        if earlier is None:
+            raise
+        return earlier
+    return call
 
 
 async def call_status(request: Request) -> Response:
