@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.timespec import resolve_local_time
 
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the user's time zone")]
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", max_length=5, description="HH:MM in the user's time zone")]
 CallType = Literal["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"]
 ReminderChannel = Literal["sms", "email", "call"]
 # Each step's arguments are bounded by its tool's model; together they stay the size of a long email, not twenty.
