@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from backends import Backend
 from factories import new_user
 from scheduling import REPO
+from server.config import Settings
 
 CHUNK = 64 * 1024
 TWILIO_AUTH_TOKEN = "twilio-webhook-token"
@@ -99,11 +101,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def rss_bytes(pid: int) -> int:
+def memory_bytes(pid: int, field: str) -> int:
+    """VmRSS (resident now) or VmHWM (the resident peak so far) of process `pid`."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    raise AssertionError(f"no {field}")
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,23 @@ async def post_anonymous_body(http: httpx.AsyncClient, body: CountedBody, declar
 async def test_ten_concurrent_anonymous_100_mb_bodies_do_not_grow_the_server(served, declare_length):
     async with httpx.AsyncClient(base_url=served.base_url, timeout=60) as http:
         await http.get("/healthz")  # warm: the first request's imports and allocations are not the bodies'
-        before = rss_bytes(served.pid)
+        Path(f"/proc/{served.pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        before = memory_bytes(served.pid, "VmHWM")
         bodies = [CountedBody(100 * 1024 * 1024) for _ in range(10)]
         outcomes = await asyncio.gather(*(post_anonymous_body(http, body, declare_length) for body in bodies))
         await asyncio.sleep(0.5)
-        growth = rss_bytes(served.pid) - before
-    print(f"RSS growth after ten 100 MB bodies ({'declared' if declare_length else 'chunked'}): {growth / 1e6:.1f} MB; outcomes {outcomes}")
+        growth = memory_bytes(served.pid, "VmHWM") - before  # the peak, not what is left once freed
+    print(f"peak RSS growth during ten 100 MB bodies ({'declared' if declare_length else 'chunked'}): {growth / 1e6:.2f} MB; outcomes {outcomes}")
     assert all(outcome in (413, "WriteError", "RemoteProtocolError", "ReadError") for outcome in outcomes), outcomes
     assert max(body.sent for body in bodies) < 20 * 1024 * 1024, "the server went on reading the body"
     assert growth < 20 * 1024 * 1024
+
+
+async def test_a_websocket_message_over_the_bound_closes_the_socket_with_1009(served):
+    limit = Settings.model_fields["COACH_MAX_WS_MESSAGE_BYTES"].default
+    url = served.base_url.replace("http://", "ws://") + "/twilio/media"
+    async with websockets.connect(url, proxy=None, max_size=None) as socket:
+        await socket.send("x" * (limit + 1))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
