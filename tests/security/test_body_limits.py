@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-
 from backends import Backend
 from factories import new_user
 from scheduling import REPO
+
 from server.config import Settings
 
 CHUNK = 64 * 1024

@@ -8,10 +8,17 @@ import io
 
 import httpx
 import pytest
-
 from backends import Backend, make_settings
-from factories import TestUser, daytime_clock, new_team, new_user, update_team_settings, update_user_settings
+from factories import (
+    TestUser,
+    daytime_clock,
+    new_team,
+    new_user,
+    update_team_settings,
+    update_user_settings,
+)
 from providers import Providers
+
 from db.models import Contact
 from server.config import Settings
 from server.context import AppContext

@@ -8,13 +8,13 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-
 from apps import http_client, running_app
 from backends import make_settings
-from db.models import CallSession
 from factories import TestUser, history_rows, new_user
+from sqlalchemy import func, select
 from twilio_requests import signed_form
+
+from db.models import CallSession
 
 AUTH_TOKEN = "twilio-webhook-token"
 PUBLIC_URL = "https://coach.example.test"

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import TestUser, history_rows, new_user
 from sqlalchemy import select
 
 from db.models import AgentActionHistory, AgentExecutionTrace
-from factories import TestUser, history_rows, new_user
 from server.context import AppContext
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
 
