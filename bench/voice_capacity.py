@@ -51,6 +51,7 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 from audio import coach_turn  # noqa: E402
 from bench.cpu import cpu_seconds  # noqa: E402
 from db import accounts  # noqa: E402
+from db.calls import start_call  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from fakes.tls import make_tls_files  # noqa: E402
@@ -66,6 +67,7 @@ MODEL_LEAD_MS = 200
 WARMUP_S = 2.0
 RAMP_BATCH = 25
 MEDIA_PREFIX = '{"event": "media"'
+InboundCall = tuple[str, str, str]  # user id, call session id, call sid
 
 
 # --- the model stand-in (its own process) ---------------------------------------------------------
@@ -169,9 +171,10 @@ class Call:
             pass
 
 
-async def dial(port: int, user_id: str) -> Call:
-    call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
-    token = issue_stream_token(SECRET, user_id=user_id, call_session_id=uuid.uuid4().hex, purpose="conversation",
+async def dial(port: int, call: InboundCall) -> Call:
+    user_id, call_session_id, call_sid = call
+    stream_sid = "MZ" + uuid.uuid4().hex
+    token = issue_stream_token(SECRET, user_id=user_id, call_session_id=call_session_id, purpose="conversation",
                                call_sid=call_sid)
     ws = await connect(f"ws://127.0.0.1:{port}/twilio/media", proxy=None, compression=None, ping_interval=None,
                        open_timeout=30)
@@ -236,7 +239,7 @@ def model_received(stats_file: Path) -> int:
     return int(stats_file.read_text() or 0)
 
 
-async def run_step(n: int, port: int, users: list[str], server_pid: int, model_pid: int, stats_file: Path,
+async def run_step(n: int, port: int, inbound: list[InboundCall], server_pid: int, model_pid: int, stats_file: Path,
                    window_s: float) -> Step:
     calls: list[Call] = []
     stop, slips = asyncio.Event(), []
@@ -244,7 +247,7 @@ async def run_step(n: int, port: int, users: list[str], server_pid: int, model_p
     clock = asyncio.create_task(ticker(calls, stop, slips))
     receivers = []
     for start in range(0, n, RAMP_BATCH):
-        batch = await asyncio.gather(*(dial(port, user) for user in users[start : min(start + RAMP_BATCH, n)]))
+        batch = await asyncio.gather(*(dial(port, call) for call in inbound[start : min(start + RAMP_BATCH, n)]))
         calls.extend(batch)
         receivers += [asyncio.create_task(call.receive()) for call in batch]
         await asyncio.sleep(0.1)
@@ -324,6 +327,22 @@ async def create_users(database_url: str, count: int) -> list[str]:
         await engine.dispose()
 
 
+async def start_inbound_calls(database_url: str, users: list[str]) -> list[InboundCall]:
+    """One call session per user, as the voice webhook starts it (a stream token opens only its own call's stream)."""
+    engine = make_engine(database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            started = [
+                await start_call(session, user_id=user, direction="inbound", purpose="conversation",
+                                 call_sid="CA" + uuid.uuid4().hex)
+                for user in users
+            ]
+            await session.commit()
+            return [(call.user_id, call.id, call.call_sid or "") for call in started]
+    finally:
+        await engine.dispose()
+
+
 def pin(pid: int, cpus: set[int]) -> None:
     if len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(pid, cpus)
@@ -354,7 +373,8 @@ def measure(steps: list[int], window_s: float, directory: Path) -> list[Step]:
         pin(os.getpid(), {1})
         results: list[Step] = []
         for n in steps:
-            step = asyncio.run(run_step(n, server_port, users, server.pid, model.pid, stats_file, window_s))
+            inbound = asyncio.run(start_inbound_calls(database_url, users[:n]))
+            step = asyncio.run(run_step(n, server_port, inbound, server.pid, model.pid, stats_file, window_s))
             results.append(step)
             print_row(step, flush=True)
             if not step.passed:

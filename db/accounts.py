@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApiToken, Team, TeamAISettings, TeamMember, User, UserAgentSettings, utcnow
 
 TOKEN_PREFIX = "vc_"
+MAX_LIVE_TOKENS = 20
+MAX_TOKEN_LIFETIME = timedelta(days=366)
+# last_used_at is written at most this often per token, so authenticating does not write on every request.
+LAST_USED_PRECISION = timedelta(minutes=1)
 ROLES = ("member", "admin", "owner")
 ADMIN_ROLES = frozenset({"admin", "owner"})
 
@@ -51,24 +56,95 @@ async def add_member(session: AsyncSession, *, team_id: str, user_id: str, role:
     session.add(TeamMember(team_id=team_id, user_id=user_id, role=role))
 
 
-async def issue_token(session: AsyncSession, user_id: str, name: str = "default") -> str:
-    """Create an API token and return it. Only its hash is stored: this is the one time it is seen."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user_id, token_hash=hash_token(token), name=name))
-    return token
+class InvalidTokenExpiry(ValueError):
+    """An `expires_at` in the past or more than `MAX_TOKEN_LIFETIME` ahead."""
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
+class TooManyTokens(Exception):
+    """The user already has `MAX_LIVE_TOKENS` tokens that work: one must be revoked first."""
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: its row and its secret, which is never seen again (only its hash is stored)."""
+
+    row: ApiToken
+    secret: str
+
+
+def _working_at(now: datetime) -> ColumnElement[bool]:
+    """The condition on `ApiToken` rows that still work at `now`: not revoked and not expired."""
+    return and_(ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is None:
+        return
+    if expires_at <= now:
+        raise InvalidTokenExpiry("expires_at must be in the future")
+    if expires_at > now + MAX_TOKEN_LIFETIME:
+        raise InvalidTokenExpiry(f"expires_at may be at most {MAX_TOKEN_LIFETIME.days} days ahead")
+
+
+async def issue_token(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    name: str = "default",
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> NewToken:
+    """Create an API token for an existing user (LookupError otherwise).
+
+    The user's row is locked (PostgreSQL) while the live tokens are counted, so concurrent creations
+    cannot pass `MAX_LIVE_TOKENS` together.
+    """
+    now = now or utcnow()
+    _check_expiry(expires_at, now)
+    locked = await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    if locked.scalar_one_or_none() is None:
+        raise LookupError(f"no user with id {user_id}")
+    working = select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user_id, _working_at(now))
+    if (await session.scalar(working) or 0) >= MAX_LIVE_TOKENS:
+        raise TooManyTokens(f"a user may hold at most {MAX_LIVE_TOKENS} working tokens: revoke one first")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user_id, token_hash=hash_token(secret), name=name, created_at=now, expires_at=expires_at)
+    session.add(row)
+    await session.flush()
+    return NewToken(row, secret)
+
+
+async def list_tokens(session: AsyncSession, user_id: str) -> list[ApiToken]:
+    """The user's tokens, newest first, revoked and expired ones included."""
+    rows = await session.execute(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc(), ApiToken.id)
+    )
+    return list(rows.scalars())
+
+
+async def revoke_token(session: AsyncSession, user_id: str, token_id: str, now: datetime) -> ApiToken | None:
+    """Revoke one of the user's tokens (again: unchanged); None when the user holds no token with that id."""
+    row = (
+        await session.execute(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id))
+    ).scalar_one_or_none()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+async def user_for_token(session: AsyncSession, token: str, now: datetime) -> User | None:
+    """The owner of a token that works at `now`; records its use (at most once per `LAST_USED_PRECISION`)."""
     row = await session.execute(
         select(User, ApiToken)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == hash_token(token), _working_at(now))
     )
     found = row.first()
     if found is None:
         return None
     user, api_token = found
-    api_token.last_used_at = utcnow()
+    if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_PRECISION:
+        api_token.last_used_at = now
     return user
 
 

@@ -114,7 +114,8 @@ class TeamMember(Base):
 
 
 class ApiToken(Base):
-    """Per-user API token. Only the SHA-256 of the token is stored; the token is shown once."""
+    """Per-user API token. Only the SHA-256 of the token is stored; the token is shown once. A token works
+    until it is revoked or `expires_at` (none: no expiry) has passed."""
 
     __tablename__ = "api_tokens"
 
@@ -123,6 +124,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100), default="default")
     created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
@@ -304,6 +306,9 @@ class Reminder(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     channel: Mapped[str] = mapped_column(String(8), default="sms")
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    approved_by: Mapped[str | None] = mapped_column(String(32))
+    """The action whose recorded human yes set this up, so its deliveries run without asking again; None
+    when policy approved it without one, and each delivery is then decided as it comes."""
     created_at: Mapped[datetime] = created_column()
 
 
@@ -344,6 +349,7 @@ class ActionSequence(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | running | completed | cancelled | failed
     next_step: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(32))  # as Reminder.approved_by, for its steps
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -380,6 +386,31 @@ class PendingAgentAction(Base):
     expires_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class PendingApproval(Base):
+    """A team whose admins must approve a pending action (a critical one, for each of the member's teams
+    that asks for it). The action runs once every such team has approved; one rejection cancels it."""
+
+    __tablename__ = "pending_approvals"
+    __table_args__ = (Index("ix_pending_approvals_team_open", "team_id", "approved_at"),)
+
+    action_id: Mapped[str] = mapped_column(ForeignKey("pending_agent_actions.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    approved_by: Mapped[str | None] = mapped_column(String(32))
+    approved_at: Mapped[datetime | None]
+
+
+class ActionTeam(Base):
+    """A team whose policy governed an action (every team of the user when it was requested): a team's
+    admin views show the actions their team governed, and no others."""
+
+    __tablename__ = "action_teams"
+    __table_args__ = (Index("ix_action_teams_team_action", "team_id", "action_id"),)
+
+    id: Mapped[str] = id_column()
+    action_id: Mapped[str] = mapped_column(String(32), index=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
 
 
 class AgentActionHistory(Base):
@@ -480,6 +511,7 @@ class OAuthState(Base):
     user_id: Mapped[str] = user_fk()
     provider: Mapped[str] = mapped_column(String(16), default="google")
     code_verifier_sealed: Mapped[str] = mapped_column(Text)
+    browser_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 (hex) of the starting browser's cookie
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_column()
 
@@ -525,6 +557,7 @@ class CallSession(Base):
     answered_by: Mapped[str | None] = mapped_column(String(32))
     end_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = created_column()
+    stream_opened_at: Mapped[datetime | None]  # set once, by the one media stream its token admitted
     ended_at: Mapped[datetime | None]
 
 

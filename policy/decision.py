@@ -27,7 +27,11 @@ class Decision:
     code: str | None = None  # the error code of a denial, or the reason a confirmation is needed
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-    requires_admin: bool = False
+    approving_team_ids: tuple[str, ...] = ()  # teams whose admins must each approve (a critical action)
+
+    @property
+    def requires_admin(self) -> bool:
+        return bool(self.approving_team_ids)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class ActionFacts:
     flag_enabled: bool = True
     event_window: tuple[datetime, datetime] | None = None  # [start, end) of a calendar event, aware UTC
     argument_problem: str | None = None  # arguments that validate but cannot be used (a time already past)
+    delivers: tuple[ToolPolicy, ...] = ()
+    """The tools this action will run later: a reminder's delivery, a sequence's steps (and theirs)."""
+    interpreted: bool = True
+    """Whether a model or a person chose this action now, so how sure they were matters. False for a
+    scheduled delivery, whose content was fixed (and confirmed or approved) when it was set up."""
 
 
 def decide(facts: ActionFacts, settings: EffectiveSettings, *, at_execution: bool = False) -> Decision:
@@ -158,24 +167,33 @@ def _quiet_denial(why: str, next_allowed_at: datetime | None) -> Decision:
 
 
 def _confirmation(facts: ActionFacts, settings: EffectiveSettings) -> Decision | None:
-    risk = facts.policy.risk
-    requires_admin = risk is Risk.CRITICAL and settings.require_admin_approval_critical
+    """An action is confirmed as strictly as the strictest tool it contains (itself and what it delivers
+    later), under the user's and every team's settings."""
+    policies = (facts.policy, *facts.delivers)
+    risk = max((policy.risk for policy in policies), key=lambda level: level.rank)
+    approving_teams = settings.admin_approval_team_ids if risk is Risk.CRITICAL else ()
     reason: str | None = None
-    if (
-        settings.require_high_confidence
-        and facts.confidence is not None
-        and facts.confidence < settings.confidence_threshold
-    ):
+    if _unsure(facts, settings):
         reason = "LOW_CONFIDENCE"
     elif risk is Risk.CRITICAL:
         reason = "CRITICAL_RISK"
-    elif facts.policy.confirmation_setting and settings.confirmations.get(facts.policy.confirmation_setting):
+    elif any(settings.confirmations.get(policy.confirmation_setting or "") for policy in policies):
         reason = "CHANNEL_REQUIRES_CONFIRMATION"
     elif not settings.auto_approve[risk]:
         reason = "RISK_NOT_AUTO_APPROVED"
     if reason is None:
         return None
-    return Decision(Outcome.CONFIRM, reason, _CONFIRM_MESSAGES[reason], requires_admin=requires_admin)
+    return Decision(Outcome.CONFIRM, reason, _CONFIRM_MESSAGES[reason], approving_team_ids=approving_teams)
+
+
+def _unsure(facts: ActionFacts, settings: EffectiveSettings) -> bool:
+    """Below the threshold. A missing confidence is unknown, and unknown is below any threshold, except for
+    a read-only tool: it changes nothing, so it is not held up for a number nobody gave."""
+    if not facts.interpreted or not settings.require_high_confidence:
+        return False
+    if facts.confidence is None:
+        return not facts.policy.read_only
+    return facts.confidence < settings.confidence_threshold
 
 
 _CONFIRM_MESSAGES = {

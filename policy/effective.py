@@ -2,7 +2,8 @@
 
 A team can only restrict and a user can only be stricter than the team:
 - a permission is on only if the master toggle and the permission are on at both levels;
-- the confidence threshold is max(user threshold, team minimum);
+- the confidence check applies when the user asks for it or any team sets a minimum (a user cannot switch
+  a team's minimum off); the threshold is max(user threshold if the user's check is on, team minimum);
 - auto-approval of a risk level needs the team to allow it AND the user to enable it;
 - a team's `require_confirmation` forces every channel's confirmation on;
 - daily limits are the minimum of user and team limits.
@@ -75,7 +76,7 @@ class EffectiveSettings:
     require_high_confidence: bool
     confidence_threshold: float
     auto_approve: dict[Risk, bool]
-    require_admin_approval_critical: bool
+    admin_approval_team_ids: tuple[str, ...]  # teams whose admins must each approve a critical action
     daily_limits: dict[str, int]
     blocked_topics: tuple[str, ...]
     timezone: str
@@ -90,28 +91,39 @@ class EffectiveSettings:
     def allows(self, permission: str) -> bool:
         return self.actions_enabled and self.permissions.get(permission, False)
 
+    @property
+    def require_admin_approval_critical(self) -> bool:
+        return bool(self.admin_approval_team_ids)
+
 
 def effective_settings(
     user: UserSettingsRow, teams: Sequence[TeamSettingsRow] = (), team_ids: Sequence[str] = ()
 ) -> EffectiveSettings:
+    """`team_ids[i]` is the id of `teams[i]`."""
+    if len(team_ids) != len(teams):
+        raise ValueError("every team's settings need the team's id")
+
     def every_team(name: str, default: bool = True) -> bool:
         return all(getattr(team, name) for team in teams) if teams else default
 
     team_minimum = max((team.min_confidence_threshold for team in teams), default=0.0)
+    user_threshold = user.confidence_threshold if user.require_high_confidence else 0.0
     forced_confirmation = any(team.require_confirmation for team in teams)
     return EffectiveSettings(
         actions_enabled=user.agent_actions_enabled and every_team("agent_actions_enabled"),
         permissions={name: getattr(user, name) and every_team(name) for name in PERMISSIONS},
         confirmations={name: getattr(user, name) or forced_confirmation for name in CONFIRMATIONS},
-        require_high_confidence=user.require_high_confidence,
-        confidence_threshold=max(user.confidence_threshold, team_minimum),
+        require_high_confidence=user.require_high_confidence or team_minimum > 0,
+        confidence_threshold=max(user_threshold, team_minimum),
         auto_approve={
             Risk.LOW: user.auto_approve_low_risk and every_team("allow_user_auto_approve_low"),
             Risk.MEDIUM: user.auto_approve_medium_risk and every_team("allow_user_auto_approve_medium"),
             Risk.HIGH: user.auto_approve_high_risk and every_team("allow_user_auto_approve_high", default=False),
             Risk.CRITICAL: False,
         },
-        require_admin_approval_critical=any(team.require_admin_approval_critical for team in teams),
+        admin_approval_team_ids=tuple(
+            team_id for team, team_id in zip(teams, team_ids) if team.require_admin_approval_critical
+        ),
         daily_limits={
             channel: min([getattr(user, column), *(getattr(team, column) for team in teams)])
             for channel, column in DAILY_LIMITS.items()

@@ -16,19 +16,29 @@ after the first send. Sending is two-phase so that a send that fails or is refus
 A reservation holds a slot until it is committed (the slot is used) or released (it is free again).
 One that is neither, because the process died mid-send, frees itself after `reservation_ttl`.
 
+The zone is the one in force at each reserve, and the user may change it at any time. So the store does
+not count per local date (a zone where it is already tomorrow, or still yesterday, would be a fresh
+count); it keeps one counted day per user and channel, with the instant it ends: the latest local
+midnight of the zones it granted under. A reserve carries the count on while the counted day has not
+ended when the local day at `now` (in the zone given) began, and starts a new count only with a local
+day that begins after it ended. So a zone change never resets the count sooner than keeping the zone
+would have, and each count lasts a whole local day: hopping to a zone where the day is about to end
+gains nothing. The price: after a change to a zone far west, the count may last until that zone's
+next midnight after the counted day ended (at most about two days).
+
 The burst limit counts reservations made in the last minute, committed or still pending; a released
 reservation leaves it too. Both limits are checked and taken in one atomic step, so a reservation
 refused by one limit takes nothing from the other.
 
 Stores:
 - `MemoryQuotaStore`: one process (development, tests, the embedded default).
-- `RedisQuotaStore`: shared by all processes. Per (user, channel, local day) a sorted set of
-  reservation ids: a pending one scored with its expiry (ms), a committed one with +inf. Reserving
-  drops scores <= now (expired reservations), then adds when the set's size is below the limit, in
-  one Lua script. Per (user, channel) a second sorted set scored with reservation times is the
-  burst window. The day key expires a grace period after the user's midnight, the burst key a
-  minute after its last entry. An unreachable Redis raises QuotaBackendUnavailable: never
-  unlimited.
+- `RedisQuotaStore`: shared by all processes. Per (user, channel) a hash holds the counted day (when
+  its count began, `since`, and when it ends, `ends`) and a sorted set its reservation ids: a pending
+  one scored with its expiry (ms), a committed one with +inf. Reserving drops scores <= now (expired
+  reservations), starts a new count when the counted day is over, then adds when the set's size is
+  below the limit, in one Lua script. A third sorted set scored with reservation times is the burst
+  window. The day's keys expire `DAY_MEMORY` after the day ends, the burst key a minute after its
+  last entry. An unreachable Redis raises QuotaBackendUnavailable: never unlimited.
 
 Why not the `limits` package for bursts: it has no refund, and no transaction across two limits,
 so a released reservation would keep its burst hit and a burst hit could be spent by a send the
@@ -58,9 +68,10 @@ CHANNELS: frozenset[str] = frozenset({"email", "sms", "call", "external_email"})
 DEFAULT_BURST_PER_MINUTE = 5
 DEFAULT_RESERVATION_TTL = timedelta(minutes=10)
 BURST_WINDOW = timedelta(minutes=1)
-# How long a day's counts outlive the user's midnight: room for reservations made just before it
-# and still committed after it, and for clock skew between app hosts and Redis.
-DAY_GRACE = timedelta(hours=1)
+# How long a counted day is remembered after it ends. A local day of another zone that began before the
+# end shares its count, and it can run until up to 25 h after it (a local day is 23-25 h long); the rest
+# is room for commits of reservations made just before the end, and for clock skew between hosts.
+DAY_MEMORY = timedelta(days=2)
 
 
 class QuotaBackendUnavailable(Exception):
@@ -70,20 +81,20 @@ class QuotaBackendUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Reservation:
-    """A slot held in the quota of `local_date` (the user's day when it was reserved)."""
+    """A slot held in the count that began at `counted_since` (the user's counted day when it was reserved)."""
 
     id: str
     user_id: str
     channel: Channel
-    zone: str
-    local_date: date
+    counted_since: datetime
     expires_at: datetime
 
 
 @dataclass(frozen=True)
 class QuotaExceeded:
-    """`reason` says which limit refused; `retry_at` (UTC) is the user's next midnight for the daily
-    limit, and when the oldest reservation leaves the window for the burst limit."""
+    """`reason` says which limit refused; `retry_at` (UTC) is, for the daily limit, the first midnight
+    of the user's zone after the counted day ends (the user's next midnight unless the zone changed
+    that day), and for the burst limit when the oldest reservation leaves the window."""
 
     reason: Literal["daily_limit", "burst_limit"]
     limit: int
@@ -112,13 +123,14 @@ class QuotaStore(Protocol):
         *,
         burst_limit: int = DEFAULT_BURST_PER_MINUTE,
     ) -> Reservation | QuotaExceeded:
-        """Hold a slot when fewer than `limit` are used or held today and fewer than `burst_limit`
-        were reserved in the last minute."""
+        """Hold a slot when fewer than `limit` are used or held in the user's counted day (the local day
+        in `zone`, carried on across a zone change) and fewer than `burst_limit` were reserved in the
+        last minute."""
         ...
 
     async def commit(self, reservation: Reservation) -> None:
         """Count the reservation as used. Idempotent; counts even after the reservation expired,
-        because the send did happen."""
+        because the send did happen, but only in the count it was reserved in, never in a later day's."""
         ...
 
     async def release(self, reservation: Reservation) -> None:
@@ -126,7 +138,7 @@ class QuotaStore(Protocol):
         ...
 
     async def usage(self, user_id: str, channel: Channel, zone: str, now: datetime) -> QuotaUsage:
-        """Today's (the user's local day) committed and live pending reservations."""
+        """The committed and live pending reservations that count against the user's day at `now`."""
         ...
 
 
@@ -143,10 +155,16 @@ def next_local_midnight(zone: str, day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-def _day_expiry(zone: str, day: date, reservation_ttl: timedelta) -> datetime:
-    """When a day's counts may be forgotten: after the last reservation made that day has expired,
-    plus DAY_GRACE."""
-    return next_local_midnight(zone, day) + reservation_ttl + DAY_GRACE
+def _day_bounds(zone: str, now: datetime) -> tuple[datetime, datetime]:
+    """When the user's local day at `now` began and when it ends (UTC)."""
+    today = local_date(zone, now)
+    return next_local_midnight(zone, today - timedelta(days=1)), next_local_midnight(zone, today)
+
+
+def _first_midnight_from(zone: str, instant: datetime) -> datetime:
+    """The first local midnight of `zone` at or after `instant`: where a count that lasts until `instant`
+    gives way to a new one, for a user in `zone`."""
+    return next_local_midnight(zone, local_date(zone, instant - timedelta(microseconds=1)))
 
 
 def _utc(now: datetime) -> datetime:
@@ -166,25 +184,23 @@ def _check_request(channel: str, limit: int, burst_limit: int) -> None:
         raise ValueError("burst_limit must be >= 1")
 
 
-def _new_reservation(user_id: str, channel: Channel, zone: str, now: datetime, ttl: timedelta) -> Reservation:
-    return Reservation(
-        id=uuid.uuid4().hex,
-        user_id=user_id,
-        channel=channel,
-        zone=zone,
-        local_date=local_date(zone, now),
-        expires_at=_utc(now) + ttl,
-    )
-
-
 # --- In-process ------------------------------------------------------------------------------
 
 
 @dataclass
 class _Day:
-    expires_at: datetime
+    """One user's counted day on one channel: its reservations, and when it ends (the latest local midnight
+    of the zones it granted under)."""
+
+    since: datetime
+    ends_at: datetime
     committed: set[str] = field(default_factory=set)
     pending: dict[str, datetime] = field(default_factory=dict)  # id -> expires_at
+
+    def carries_on(self, today_began: datetime) -> bool:
+        """Whether a local day that began at `today_began` shares a moment with this one, so its count
+        holds; a local day that began after this one ended starts a new count."""
+        return self.ends_at > today_began
 
     def drop_expired(self, now: datetime) -> None:
         self.pending = {rid: expiry for rid, expiry in self.pending.items() if expiry > now}
@@ -196,7 +212,7 @@ class MemoryQuotaStore:
     def __init__(self, reservation_ttl: timedelta = DEFAULT_RESERVATION_TTL) -> None:
         self._reservation_ttl = reservation_ttl
         self._lock = asyncio.Lock()
-        self._days: dict[tuple[str, str, date], _Day] = {}
+        self._days: dict[tuple[str, str], _Day] = {}
         self._bursts: dict[tuple[str, str], dict[str, datetime]] = {}  # id -> reserved at
 
     async def reserve(
@@ -211,49 +227,49 @@ class MemoryQuotaStore:
     ) -> Reservation | QuotaExceeded:
         _check_request(channel, limit, burst_limit)
         now = _utc(now)
-        reservation = _new_reservation(user_id, channel, zone, now, self._reservation_ttl)
+        today_began, today_ends = _day_bounds(zone, now)
+        reservation_id = uuid.uuid4().hex
         async with self._lock:
             self._forget_past_days(now)
-            day = self._day(reservation)
+            day = self._days.get((user_id, channel))
+            if day is None or not day.carries_on(today_began):
+                day = _Day(since=now, ends_at=today_ends)  # a new count, kept only when it grants
             day.drop_expired(now)
             if len(day.committed) + len(day.pending) >= limit:
-                return QuotaExceeded("daily_limit", limit, next_local_midnight(zone, reservation.local_date))
+                return QuotaExceeded("daily_limit", limit, _first_midnight_from(zone, day.ends_at))
             burst = self._burst(user_id, channel, now)
             if len(burst) >= burst_limit:
                 return QuotaExceeded("burst_limit", burst_limit, min(burst.values()) + BURST_WINDOW)
+            reservation = Reservation(reservation_id, user_id, channel, day.since, now + self._reservation_ttl)
+            day.ends_at = max(day.ends_at, today_ends)
             day.pending[reservation.id] = reservation.expires_at
+            self._days[(user_id, channel)] = day
             burst[reservation.id] = now
         return reservation
 
     async def commit(self, reservation: Reservation) -> None:
         async with self._lock:
-            day = self._day(reservation)
-            day.pending.pop(reservation.id, None)
-            day.committed.add(reservation.id)
+            day = self._days.get((reservation.user_id, reservation.channel))
+            if day is not None and day.since == reservation.counted_since:
+                day.pending.pop(reservation.id, None)
+                day.committed.add(reservation.id)
 
     async def release(self, reservation: Reservation) -> None:
         async with self._lock:
-            day = self._days.get(_day_key(reservation))
+            day = self._days.get((reservation.user_id, reservation.channel))
             if day is not None:
                 day.pending.pop(reservation.id, None)
             self._bursts.get((reservation.user_id, reservation.channel), {}).pop(reservation.id, None)
 
     async def usage(self, user_id: str, channel: Channel, zone: str, now: datetime) -> QuotaUsage:
         now = _utc(now)
-        today = local_date(zone, now)
+        today_began, _ = _day_bounds(zone, now)
         async with self._lock:
-            day = self._days.get((user_id, channel, today))
-            if day is None:
-                return QuotaUsage(today, 0, 0)
+            day = self._days.get((user_id, channel))
+            if day is None or not day.carries_on(today_began):
+                return QuotaUsage(local_date(zone, now), 0, 0)
             live = sum(1 for expiry in day.pending.values() if expiry > now)
-            return QuotaUsage(today, len(day.committed), live)
-
-    def _day(self, reservation: Reservation) -> _Day:
-        key = _day_key(reservation)
-        if key not in self._days:
-            expires_at = _day_expiry(reservation.zone, reservation.local_date, self._reservation_ttl)
-            self._days[key] = _Day(expires_at)
-        return self._days[key]
+            return QuotaUsage(local_date(zone, now), len(day.committed), live)
 
     def _burst(self, user_id: str, channel: str, now: datetime) -> dict[str, datetime]:
         recent = {
@@ -263,47 +279,61 @@ class MemoryQuotaStore:
         return recent
 
     def _forget_past_days(self, now: datetime) -> None:
-        """Bound memory: a day's counts are dropped when the Redis store's day key would expire."""
-        self._days = {key: day for key, day in self._days.items() if day.expires_at > now}
+        """Bound memory: a day's counts are dropped when the Redis store's day keys would expire."""
+        self._days = {key: day for key, day in self._days.items() if day.ends_at + DAY_MEMORY > now}
         self._bursts = {key: burst for key, burst in self._bursts.items() if burst}
-
-
-def _day_key(reservation: Reservation) -> tuple[str, str, date]:
-    return (reservation.user_id, reservation.channel, reservation.local_date)
 
 
 # --- Redis -----------------------------------------------------------------------------------
 
-# KEYS: day, burst. ARGV: now_ms, id, limit, reservation_expiry_ms, day_ttl_ms, burst_limit, window_ms.
-# Returns {1, 0} granted, {0, 0} daily limit, {2, retry_ms} burst limit.
+# KEYS: day (hash: since, ends), reserved (sorted set), burst.
+# ARGV: now_ms, id, limit, reservation_expiry_ms, today_began_ms, today_ends_ms, memory_ms, burst_limit,
+# window_ms. Returns {1, since_ms} granted, {0, ends_ms} daily limit, {2, retry_ms} burst limit.
 _RESERVE = """
 local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  return {0, 0}
+local since, ends = unpack(redis.call('HMGET', KEYS[1], 'since', 'ends'))
+-- the count holds while the local day at now began before the counted day ended (_Day.carries_on)
+local carries_on = ends and tonumber(ends) > tonumber(ARGV[5])
+local used = 0
+if carries_on then
+  since, ends = tonumber(since), tonumber(ends)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  used = redis.call('ZCARD', KEYS[2])
+else
+  since, ends = now, tonumber(ARGV[6])
 end
-local window = tonumber(ARGV[7])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) then
-  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if used >= tonumber(ARGV[3]) then
+  return {0, ends}
+end
+local window = tonumber(ARGV[9])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]) then
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
   return {2, tonumber(oldest[2]) + window}
 end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], now, ARGV[2])
-redis.call('PEXPIRE', KEYS[2], window)
-return {1, 0}
+if not carries_on then
+  redis.call('DEL', KEYS[2])  -- the reservations of a day that is over, replaced only when granting
+end
+ends = math.max(ends, tonumber(ARGV[6]))  -- a zone change can only make the counted day longer
+local keep = ends - now + tonumber(ARGV[7])
+redis.call('HSET', KEYS[1], 'since', since, 'ends', ends)
+redis.call('PEXPIRE', KEYS[1], keep)
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], keep)
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[3], window)
+return {1, since}
 """
 
-# KEYS: day. ARGV: id, ttl_ms used only if the day key had expired (a very late commit).
+# KEYS: day, reserved. ARGV: id, since_ms. Counts only in the count it was reserved in, not in a later one.
 _COMMIT = """
-redis.call('ZADD', KEYS[1], '+inf', ARGV[1])
-if redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if tonumber(redis.call('HGET', KEYS[1], 'since')) == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], redis.call('PTTL', KEYS[1]))
 end
 """
 
-# KEYS: day, burst. ARGV: id. A committed reservation (score +inf) stays.
+# KEYS: reserved, burst. ARGV: id. A committed reservation (score +inf) stays.
 _RELEASE = """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) ~= 'inf' then
   redis.call('ZREM', KEYS[1], ARGV[1])
@@ -315,8 +345,9 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 class RedisQuotaStore:
     """Quotas shared by every process through Redis.
 
-    Keys are `{key_prefix}:quota:{user_id:channel}:{local date}` and `{key_prefix}:burst:{user_id:channel}`;
-    the braces are a Redis Cluster hash tag, so one script's keys share a slot.
+    Keys are `{key_prefix}:quota-day:{user_id:channel}`, `{key_prefix}:quota:{user_id:channel}` and
+    `{key_prefix}:burst:{user_id:channel}`; the braces are a Redis Cluster hash tag, so one script's keys
+    share a slot.
 
     Every call gives up after `timeout` seconds (QuotaBackendUnavailable), whatever the client's own
     timeouts and retries (redis-py's defaults can wait 20 s on a hung server, in the middle of a
@@ -350,53 +381,54 @@ class RedisQuotaStore:
         burst_limit: int = DEFAULT_BURST_PER_MINUTE,
     ) -> Reservation | QuotaExceeded:
         _check_request(channel, limit, burst_limit)
-        reservation = _new_reservation(user_id, channel, zone, now, self._reservation_ttl)
-        day_ttl = _day_expiry(zone, reservation.local_date, self._reservation_ttl) - now
+        now = _utc(now)
+        today_began, today_ends = _day_bounds(zone, now)
+        reservation_id, expires_at = uuid.uuid4().hex, now + self._reservation_ttl
         args: list[str | int] = [
             _ms(now),
-            reservation.id,
+            reservation_id,
             limit,
-            _ms(reservation.expires_at),
-            _duration_ms(day_ttl),
+            _ms(expires_at),
+            _ms(today_began),
+            _ms(today_ends),
+            _duration_ms(DAY_MEMORY),
             burst_limit,
             _duration_ms(BURST_WINDOW),
         ]
-        keys = [self._day_key(user_id, channel, reservation.local_date), self._burst_key(user_id, channel)]
         async with _unavailable_on_error(self._timeout):
-            status, retry_ms = await self._reserve(keys=keys, args=args)
+            status, instant_ms = await self._reserve(keys=self._keys(user_id, channel), args=args)
         if status == 0:
-            return QuotaExceeded("daily_limit", limit, next_local_midnight(zone, reservation.local_date))
+            return QuotaExceeded("daily_limit", limit, _first_midnight_from(zone, _instant(instant_ms)))
         if status == 2:
-            return QuotaExceeded("burst_limit", burst_limit, datetime.fromtimestamp(retry_ms / 1000, UTC))
-        return reservation
+            return QuotaExceeded("burst_limit", burst_limit, _instant(instant_ms))
+        return Reservation(reservation_id, user_id, channel, _instant(instant_ms), expires_at)
 
     async def commit(self, reservation: Reservation) -> None:
-        key = self._day_key(reservation.user_id, reservation.channel, reservation.local_date)
+        day, reserved, _ = self._keys(reservation.user_id, reservation.channel)
         async with _unavailable_on_error(self._timeout):
-            await self._commit(keys=[key], args=[reservation.id, _duration_ms(DAY_GRACE)])
+            await self._commit(keys=[day, reserved], args=[reservation.id, _ms(reservation.counted_since)])
 
     async def release(self, reservation: Reservation) -> None:
-        keys = [
-            self._day_key(reservation.user_id, reservation.channel, reservation.local_date),
-            self._burst_key(reservation.user_id, reservation.channel),
-        ]
+        _, reserved, burst = self._keys(reservation.user_id, reservation.channel)
         async with _unavailable_on_error(self._timeout):
-            await self._release(keys=keys, args=[reservation.id])
+            await self._release(keys=[reserved, burst], args=[reservation.id])
 
     async def usage(self, user_id: str, channel: Channel, zone: str, now: datetime) -> QuotaUsage:
-        today = local_date(zone, now)
-        key = self._day_key(user_id, channel, today)
+        today_began, _ = _day_bounds(zone, now)
+        day, reserved, _ = self._keys(user_id, channel)
         async with _unavailable_on_error(self._timeout), self._client.pipeline(transaction=True) as pipe:
-            pipe.zcount(key, "+inf", "+inf")
-            pipe.zcount(key, f"({_ms(now)}", "(+inf")
-            committed, pending = await pipe.execute()
-        return QuotaUsage(today, committed, pending)
+            pipe.hget(day, "ends")
+            pipe.zcount(reserved, "+inf", "+inf")
+            pipe.zcount(reserved, f"({_ms(now)}", "(+inf")
+            ends, committed, pending = await pipe.execute()
+        if ends is None or int(ends) <= _ms(today_began):
+            return QuotaUsage(local_date(zone, now), 0, 0)
+        return QuotaUsage(local_date(zone, now), committed, pending)
 
-    def _day_key(self, user_id: str, channel: str, day: date) -> str:
-        return f"{self._prefix}:quota:{{{user_id}:{channel}}}:{day.isoformat()}"
-
-    def _burst_key(self, user_id: str, channel: str) -> str:
-        return f"{self._prefix}:burst:{{{user_id}:{channel}}}"
+    def _keys(self, user_id: str, channel: str) -> list[str]:
+        """The counted day, its reservations, the burst window."""
+        tag = f"{{{user_id}:{channel}}}"
+        return [f"{self._prefix}:quota-day:{tag}", f"{self._prefix}:quota:{tag}", f"{self._prefix}:burst:{tag}"]
 
 
 @asynccontextmanager
@@ -410,8 +442,17 @@ async def _unavailable_on_error(timeout: float) -> AsyncIterator[None]:
         raise QuotaBackendUnavailable(f"quota store unavailable: {type(exc).__name__}") from exc
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def _ms(instant: datetime) -> int:
-    return int(instant.timestamp() * 1000)
+    """Milliseconds since the epoch, in integers (a float timestamp can come back 1 ms off)."""
+    return (instant - _EPOCH) // _MS
+
+
+def _instant(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
 
 
 def _duration_ms(duration: timedelta) -> int:

@@ -16,6 +16,13 @@ class Risk(str, Enum):
     HIGH = "high"
     CRITICAL = "critical"
 
+    @property
+    def rank(self) -> int:
+        return _RISK_RANKS[self]
+
+
+_RISK_RANKS = {Risk.LOW: 0, Risk.MEDIUM: 1, Risk.HIGH: 2, Risk.CRITICAL: 3}
+
 
 @dataclass(frozen=True)
 class ToolPolicy:
@@ -57,3 +64,6 @@ TOOL_POLICIES: dict[str, ToolPolicy] = {
     ),
     "create_action_sequence": ToolPolicy(Risk.HIGH, ("allow_schedule_reminders",)),
 }
+
+# The tool that brings a message to the user on a channel (a reminder's delivery, planned outreach).
+DELIVERY_TOOLS: dict[str, str] = {"sms": "send_sms", "email": "send_email", "call": "make_voice_call"}

@@ -23,8 +23,9 @@ def authenticated(handler: ApiHandler) -> Callable[[Request], Awaitable[Response
 
     @wraps(handler)
     async def endpoint(request: Request) -> Response:
-        async with app_context(request).sessions() as session:
-            principal = await authenticate_token(session, bearer_token(request))
+        ctx = app_context(request)
+        async with ctx.sessions() as session:
+            principal = await authenticate_token(session, bearer_token(request), ctx.services.clock())
             await session.commit()  # records last_used_at even if the handler is refused
             response = await handler(request, session, principal)
             await session.commit()

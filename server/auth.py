@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -56,10 +57,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticate_token(session: AsyncSession, token: str | None) -> Principal:
+async def authenticate_token(session: AsyncSession, token: str | None, now: datetime) -> Principal:
+    """The owner of `token` if it works at `now` (not revoked, not expired); 401 otherwise."""
     if not token:
         raise unauthenticated()
-    user = await accounts.user_for_token(session, token)
+    user = await accounts.user_for_token(session, token, now)
     if user is None:
         raise unauthenticated()
     return Principal(user, tuple(await accounts.memberships(session, user.id)))

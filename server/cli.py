@@ -7,14 +7,20 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
+from db.models import User, utcnow
 from policy.addresses import InvalidAddress, normalize_email, normalize_phone, validate_timezone
 from server.config import Settings, load_settings
 from server.logs import configure_logging
+from server.schemas.tokens import CreatedToken, TokenCreate, TokenInfo
 
 
 class UsageError(Exception):
@@ -47,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     create_team = teams.add_parser("create", help="create a team and print its id")
     create_team.add_argument("--name", required=True)
 
+    tokens = commands.add_parser("tokens", help="manage a user's API tokens")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    create_token = token_actions.add_parser("create", help="create a token and print it: the only time it is shown")
+    create_token.add_argument("--user", required=True, help="user id")
+    create_token.add_argument("--name", default="default", help="a label to tell tokens apart")
+    create_token.add_argument("--expires-at", help="ISO 8601 with a zone, at most a year ahead; default: never")
+    list_tokens = token_actions.add_parser("list", help="list a user's tokens (never their secrets)")
+    list_tokens.add_argument("--user", required=True, help="user id")
+    revoke_token = token_actions.add_parser("revoke", help="revoke a token: it stops working at once")
+    revoke_token.add_argument("--user", required=True, help="user id")
+    revoke_token.add_argument("--id", required=True, dest="token_id", help="the token's id (from create or list)")
+
     call = commands.add_parser("call", help="place an outbound coaching call")
     call.add_argument("--user", required=True)
     call.add_argument(
@@ -59,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
     settings = load_settings()
+    configure_logging(secrets=settings.secret_values())
     try:
         return run(args, settings)
     except (UsageError, InvalidAddress) as exc:
@@ -82,6 +100,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "teams":
         upgrade(settings.DATABASE_URL)
         print(json.dumps(asyncio.run(create_team(settings, args.name))))
+        return 0
+    if args.command == "tokens":
+        upgrade(settings.DATABASE_URL)
+        print(json.dumps(asyncio.run(manage_tokens(settings, args))))
         return 0
     if args.command == "worker":
         from server.worker import run_worker
@@ -140,7 +162,7 @@ async def create_user(settings: Settings, args: argparse.Namespace) -> dict[str,
                 if await accounts.team_settings(session, args.team) is None:
                     raise UsageError(f"no team with id {args.team}")
                 await accounts.add_member(session, team_id=args.team, user_id=user.id, role=args.role)
-            token = await accounts.issue_token(session, user.id)
+            token = (await accounts.issue_token(session, user.id)).secret
             await session.commit()
             return {"id": user.id, "name": user.name, "phone": phone, "email": email, "timezone": zone, "token": token}
     finally:
@@ -156,6 +178,45 @@ async def create_team(settings: Settings, name: str) -> dict[str, Any]:
             return {"id": team.id, "name": team.name}
     finally:
         await engine.dispose()
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """`coach tokens create|list|revoke`: the same repository calls as `/api/me/tokens`."""
+    now = utcnow()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        async with make_session_factory(engine)() as session:
+            if await session.get(User, args.user) is None:
+                raise UsageError(f"no user with id {args.user}")
+            result = await _token_command(session, args, now)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def _token_command(session: AsyncSession, args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    if args.action == "create":
+        try:
+            wanted = TokenCreate.model_validate({"name": args.name, "expires_at": args.expires_at})
+            new = await accounts.issue_token(session, args.user, name=wanted.name, expires_at=wanted.expires_at, now=now)
+        except ValidationError as exc:
+            raise UsageError(_option_errors(exc)) from None
+        except (accounts.InvalidTokenExpiry, accounts.TooManyTokens) as exc:
+            raise UsageError(str(exc)) from None
+        return CreatedToken.of_new(new, now).model_dump(mode="json")
+    if args.action == "list":
+        rows = await accounts.list_tokens(session, args.user)
+        return {"tokens": [TokenInfo.of(row, now).model_dump(mode="json") for row in rows]}
+    row = await accounts.revoke_token(session, args.user, args.token_id, now)
+    if row is None:
+        raise UsageError(f"user {args.user} has no token with id {args.token_id}")
+    return TokenInfo.of(row, now).model_dump(mode="json")
+
+
+def _option_errors(exc: ValidationError) -> str:
+    """A request model's errors named by the command-line options that carried the fields."""
+    return "; ".join(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}" for error in exc.errors())
 
 
 async def place_call(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
             secret_keys(value)
         return value
 
+    def secret_values(self) -> list[str]:
+        """The configured credentials (the fields kept out of repr), and each secret of a key rotation."""
+        values = [getattr(self, name) for name, field in type(self).model_fields.items() if not field.repr]
+        rotation = list(secret_keys(self.COACH_SECRET_KEY)) if self.COACH_SECRET_KEY else []
+        return [value for value in values if value] + rotation
+
 
 def load_or_create_secret(path: Path = SECRET_FILE) -> str:
     """Read the secret key file, creating it (mode 0600) on first run."""

@@ -21,7 +21,9 @@ async def running_app(settings: Settings) -> AsyncIterator[Starlette]:
 
 
 @asynccontextmanager
-async def http_client(application: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def http_client(application: Starlette, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app; with the app's https PUBLIC_URL as `base_url`, it keeps and sends Secure cookies as a
+    browser at that address does."""
     transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
         yield http

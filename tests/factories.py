@@ -62,7 +62,7 @@ async def new_user(
         user = await accounts.create_user(session, name=name, phone=phone, email=email, timezone=timezone)
         if team_id:
             await accounts.add_member(session, team_id=team_id, user_id=user.id, role=role)
-        token = await accounts.issue_token(session, user.id)
+        token = (await accounts.issue_token(session, user.id)).secret
         await session.commit()
         return TestUser(user.id, token, phone, email)
 

@@ -82,7 +82,7 @@ async def seed_email_reminders(
     """`users` users with `per_user` one-off email reminders each, all due at `due`; returns the job ids.
 
     Rows are inserted in bulk (this is for the many-jobs test and the benchmark), through the same models
-    the coach writes.
+    the coach writes, each as a reminder the user confirmed.
     """
     job_ids = []
     async with sessions() as session:
@@ -91,7 +91,10 @@ async def seed_email_reminders(
                 session, name=f"User {number}", phone=None, email=f"u{number}-{new_id()[:8]}@example.com", timezone="UTC"
             )
             for _ in range(per_user):
-                reminder = Reminder(id=new_id(), user_id=user.id, message="Stretch", remind_at=due, channel="email")
+                reminder = Reminder(
+                    id=new_id(), user_id=user.id, message="Stretch", remind_at=due, channel="email",
+                    approved_by=new_id(),  # as if the user had confirmed it
+                )
                 session.add(reminder)
                 scheduled = ScheduledJob(
                     id=new_id(), kind="reminder", user_id=user.id, payload={"reminder_id": reminder.id},

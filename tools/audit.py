@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.group_commit import Transaction
-from db.models import AgentActionHistory, AgentExecutionTrace
+from db.models import ActionTeam, AgentActionHistory, AgentExecutionTrace, new_id
 
 
 @dataclass
@@ -27,6 +27,8 @@ class ActionRecord:
     confidence: float | None
     attempted_since: datetime | None = None
     """Set when an earlier attempt of this action may have reached a provider: since when (see `dispatch`)."""
+    governing_team_ids: tuple[str, ...] = ()
+    """Every team of the user when the action was requested, written with its first step (action_teams)."""
     started: float = field(default_factory=time.perf_counter)
     _traces: list[dict[str, Any]] = field(default_factory=list)  # agent_execution_traces rows to insert
 
@@ -72,7 +74,9 @@ class ActionRecord:
             error_message=error_message,
         )
         traces, self._traces = self._traces, []
-        return HistoryRows(history, traces)
+        teams = [{"id": new_id(), "action_id": self.action_id, "team_id": team} for team in self.governing_team_ids]
+        self.governing_team_ids = ()
+        return HistoryRows(history, traces, teams)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class HistoryRows:
 
     history: dict[str, Any]
     traces: list[dict[str, Any]]
+    teams: list[dict[str, Any]] = field(default_factory=list)
 
     async def insert(self, session: AsyncSession) -> None:
         """Insert now, in `session`'s transaction (the caller commits)."""
@@ -94,10 +99,12 @@ class HistoryRows:
         these rows are only ever written here, so the ORM's bookkeeping for them would be pure overhead."""
         transaction.insert(_HISTORY, [self.history])
         transaction.insert(_TRACES, self.traces)
+        transaction.insert(_ACTION_TEAMS, self.teams)
 
 
 _HISTORY = AgentActionHistory.__table__
 _TRACES = AgentExecutionTrace.__table__
+_ACTION_TEAMS = ActionTeam.__table__
 
 
 def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:

@@ -22,7 +22,8 @@ from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
 from tools.execution import (
-    Actor, OnFinish, Subject, checked_confidence, execute, gather_facts, parse_args, prepare, record_denial, subject_of,
+    SCHEDULER, Actor, OnFinish, Subject, checked_confidence, execute, gather_facts, parse_args, prepare, record_denial,
+    subject_of,
 )
 from tools.executors import Prepared
 from tools.log_context import action_context
@@ -34,10 +35,8 @@ from tools.services import ToolServices
 
 __all__ = ["Actor", "OnFinish", "dispatch"]
 
-# Actions these sources run were set up beforehand (a reminder the user asked for, an operator's command):
-# every denial still applies — quiet hours, consent, limits, content — but nobody is there to say yes.
-# Critical actions (acting towards third parties) are never preauthorized: they always wait for a human.
-PREAUTHORIZED_SOURCES = frozenset({"scheduler", "operator"})
+# An operator's command (`coach call`) is a person's explicit yes, recorded as such (source "operator").
+OPERATOR = "operator"
 
 
 async def dispatch(
@@ -50,6 +49,7 @@ async def dispatch(
     on_finish: OnFinish | None = None,
     attempted_since: datetime | None = None,
     reads: Reads | None = None,
+    approved_by: str | None = None,
 ) -> AgentToolResult:
     """Run one tool call for `actor` through policy; never raises for a refused or failed action.
 
@@ -62,6 +62,11 @@ async def dispatch(
     `reads`: where dispatch reads (`tools.reads`): a session of the caller's, still open (one transaction
     for the caller's reads and dispatch's instead of two), or reads loaded ahead for a batch of actions;
     dispatch closes its session before it writes or sends. Without it, dispatch opens a session of its own.
+    `approved_by`: what stands for the human yes of a scheduled delivery — the id of the action whose
+    recorded confirmation (or operator's command) set it up, or `settings:<field>` for outreach the person
+    switched on themself. Nobody is asked again; every denial still applies (quiet hours, consent, limits,
+    content), and critical actions always wait for a human. Without it, a scheduled delivery is confirmed
+    like any other action, except that nobody's confidence is in question.
     `on_finish(session, result)` runs in the transaction that writes the action's outcome to history
     (denied, proposed, executed or failed); it does not run when nothing is written (an unknown tool or
     user, an outcome already recorded, confirming or cancelling a pending action).
@@ -74,7 +79,7 @@ async def dispatch(
         else:
             result = await pending.cancel(services, actor, action_id, reason="declined in conversation")
     else:
-        request = _Request(actor, tool, raw_args, confidence, action_id, attempted_since)
+        request = _Request(actor, tool, raw_args, confidence, action_id, attempted_since, approved_by)
         result = await _dispatch_action(services, request, on_finish, reads or Reads(services.sessions))
     ACTIONS.labels(tool if tool in TOOL_ARGS else "unknown", _outcome(result)).inc()
     DISPATCH_SECONDS.labels(tool if tool in TOOL_ARGS else "unknown").observe(time.perf_counter() - started)
@@ -120,6 +125,7 @@ class _Request:
     confidence: float | None
     action_id: str | None
     attempted_since: datetime | None
+    approved_by: str | None
 
 
 async def _dispatch_action(
@@ -139,7 +145,7 @@ async def _dispatch_action(
             return recorded
         record = ActionRecord(
             request.action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
-            TOOL_POLICIES[tool].risk.value, None, request.attempted_since,
+            TOOL_POLICIES[tool].risk.value, None, request.attempted_since, tuple(user.team_ids),
         )
         with action_context(record.action_id):
             record.trace("tool_call", args=recordable(request.raw_args or {}), source=actor.source)
@@ -156,7 +162,7 @@ async def _dispatch_action(
             return await record_denial(
                 services, record, dict(request.raw_args or {}), found.code, found.message, on_finish=on_finish
             )
-        return await _decide_and_act(services, actor, record, found, on_finish)
+        return await _decide_and_act(services, actor, record, found, request.approved_by, on_finish)
 
 
 @dataclass(frozen=True)
@@ -183,21 +189,26 @@ async def _look_up(
     now = services.clock()
     subject = await subject_of(reads, user)
     prepared = prepare(record.tool, args, subject, now, actor.source)
-    facts = await gather_facts(reads, subject, record.tool, prepared.args, record.confidence, now)
+    facts = await gather_facts(
+        reads, subject, record.tool, prepared.args, record.confidence, now, interpreted=actor.source != SCHEDULER
+    )
     return _Found(subject, prepared, facts)
 
 
 async def _decide_and_act(
-    services: ToolServices, actor: Actor, record: ActionRecord, found: _Found, on_finish: OnFinish | None
+    services: ToolServices, actor: Actor, record: ActionRecord, found: _Found, approved_by: str | None,
+    on_finish: OnFinish | None,
 ) -> AgentToolResult:
-    policy = TOOL_POLICIES[record.tool]
-    preauthorized = actor.source in PREAUTHORIZED_SOURCES and policy.risk is not Risk.CRITICAL
+    if actor.source == OPERATOR:
+        approved_by = record.action_id
+    preauthorized = approved_by is not None and TOOL_POLICIES[record.tool].risk is not Risk.CRITICAL
     decision = decide(found.facts, found.subject.settings, at_execution=preauthorized)
-    record.trace("decision_point", outcome=decision.outcome.value, code=decision.code)
+    record.trace("decision_point", outcome=decision.outcome.value, code=decision.code, approved_by=approved_by)
     if decision.outcome is Outcome.DENY:
         return await record_denial(
             services, record, found.facts.args, decision.code, decision.message, decision.details, on_finish
         )
     if decision.outcome is Outcome.CONFIRM:
         return await pending.propose(services, actor, record, found.facts, decision, found.prepared.summary, on_finish)
-    return await execute(services, record, found.subject, found.prepared.args, found.facts.args, on_finish)
+    approval = approved_by if preauthorized else None
+    return await execute(services, record, found.subject, found.prepared.args, found.facts.args, on_finish, approval)

@@ -22,9 +22,9 @@ from policy.decision import ActionFacts
 from policy.effective import EffectiveSettings, effective_settings
 from policy.flags import FlagRule, flag_enabled
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
-from policy.risk import TOOL_POLICIES, ToolPolicy
+from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy
 from tools.audit import ActionRecord, HistoryRows
-from tools.catalogue import TOOL_ARGS, CreateCalendarEvent, ToolArgs
+from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
 from tools.payloads import recordable, unstorable
@@ -35,6 +35,7 @@ from tools.services import ToolServices
 from tools.timespec import TimeSpecError, zone_named
 
 log = logging.getLogger("coach.actions")
+SCHEDULER = "scheduler"  # the source of what the scheduler delivers
 
 # `on_finish(transaction, result)` runs in the transaction that writes an action's outcome to history,
 # before it commits, so a caller's own record of the outcome (a pending action's row, a scheduled job's
@@ -184,8 +185,25 @@ def _event_window(
         return None, str(exc)
 
 
+def delivered_policies(tool: str, args: ToolArgs) -> tuple[ToolPolicy, ...]:
+    """The tools `tool` will run later with these arguments: a reminder's delivery on its channel, each
+    step of a sequence (and what that step delivers in turn)."""
+    if isinstance(args, ScheduleReminder):
+        return (TOOL_POLICIES[DELIVERY_TOOLS[args.channel]],)
+    if isinstance(args, CreateActionSequence):
+        return tuple(
+            policy
+            for step in args.actions
+            for policy in (
+                TOOL_POLICIES[step.tool], *delivered_policies(step.tool, TOOL_ARGS[step.tool].model_validate(step.args))
+            )
+        )
+    return ()
+
+
 async def gather_facts(
-    reads: Reads, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime
+    reads: Reads, subject: Subject, tool: str, args: ToolArgs, confidence: float | None, now: datetime,
+    *, interpreted: bool = True,
 ) -> ActionFacts:
     policy = TOOL_POLICIES[tool]
     recipient = await _recipient(reads, tool, subject.user, args)
@@ -202,6 +220,8 @@ async def gather_facts(
         flag_enabled=tool_flag_enabled(await reads.tool_flag(tool), subject.user.id, subject.settings.team_ids),
         event_window=event_window,
         argument_problem=argument_problem,
+        delivers=delivered_policies(tool, args),
+        interpreted=interpreted,
     )
 
 
@@ -233,8 +253,10 @@ async def execute(
     args: ToolArgs,
     payload: dict[str, Any],
     on_finish: OnFinish | None = None,
+    approved_by: str | None = None,
 ) -> AgentToolResult:
-    """Reserve quota, run the executor, record the outcome (with `on_finish`)."""
+    """Reserve quota, run the executor, record the outcome (with `on_finish`). `approved_by`: the action
+    whose recorded human yes covers this one (what the executor sets up keeps it; see `dispatch`)."""
     policy = TOOL_POLICIES[record.tool]
     reservation = await _reserve(services, record, subject, policy, payload, on_finish)
     if isinstance(reservation, AgentToolResult):
@@ -242,7 +264,7 @@ async def execute(
     async with services.sessions() as session:
         run = Execution(
             session, services, subject.user, subject.settings, record.action_id, record.source, services.clock(),
-            record.attempted_since,
+            record.attempted_since, approved_by,
         )
         try:
             data = await EXECUTORS[record.tool](run, args)

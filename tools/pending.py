@@ -13,11 +13,11 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.group_commit import Transaction, commit_writes
-from db.models import AgentActionFeedback, PendingAgentAction
+from db.models import AgentActionFeedback, PendingAgentAction, PendingApproval
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
 from tools.execution import (
@@ -88,6 +88,7 @@ async def propose(
                 expires_at=now + LIFETIME,
             )
         )
+        session.add_all(PendingApproval(action_id=record.action_id, team_id=team) for team in decision.approving_team_ids)
         record.trace("tool_result", success=True, pending=True)
         await commit_writes(session, [outcome_write(record.rows("proposed", facts.args), result, on_finish)])
     await services.events.publish(
@@ -97,13 +98,41 @@ async def propose(
 
 
 async def _visible_pending(session: AsyncSession, actor: Actor, action_id: str) -> PendingAgentAction | None:
-    """The owner sees their pending actions; a team admin also sees those awaiting admin approval."""
+    """The owner sees their pending actions; an admin of a team whose approval one needs sees it too."""
     pending = await session.get(PendingAgentAction, action_id) if action_id else None
     if pending is None:
         return None
-    if pending.user_id == actor.user_id or (pending.requires_admin and actor.is_admin_of(pending.team_id)):
+    if pending.user_id == actor.user_id or (pending.requires_admin and await _approving_teams_of(session, actor, pending)):
         return pending
     return None
+
+
+async def _approving_teams_of(session: AsyncSession, actor: Actor, pending: PendingAgentAction) -> list[str]:
+    """The teams whose approval `pending` needs and where `actor` is an admin."""
+    teams = await session.scalars(select(PendingApproval.team_id).where(PendingApproval.action_id == pending.id))
+    return [team for team in teams if actor.is_admin_of(team)]
+
+
+async def _approve_for_teams(services: ToolServices, actor: Actor, pending: PendingAgentAction, now: datetime) -> int:
+    """Record `actor`'s approval for each of their teams that must approve; how many teams still must.
+
+    The approval commits before the count is read, so of two admins approving at once for different teams,
+    the later one to commit sees both approvals (and the compare-and-set on the action lets one run it)."""
+    async with services.sessions() as session:
+        await session.execute(
+            update(PendingApproval)
+            .where(
+                PendingApproval.action_id == pending.id,
+                PendingApproval.team_id.in_(await _approving_teams_of(session, actor, pending)),
+                PendingApproval.approved_at.is_(None),
+            )
+            .values(approved_by=actor.user_id, approved_at=now)
+        )
+        await session.commit()
+        waiting = await session.scalar(
+            select(func.count()).where(PendingApproval.action_id == pending.id, PendingApproval.approved_at.is_(None))
+        )
+    return int(waiting or 0)
 
 
 async def _transition(
@@ -151,9 +180,16 @@ async def confirm(
             return _not_pending(pending)
         if pending.expires_at <= now:
             return await _expire(services, pending, now)
-        refusal = _approver_refusal(actor, pending, edited=edited_args is not None)
+        refusal = await _approver_refusal(services, actor, pending, edited=edited_args is not None)
         if refusal is not None:
             return await record_denial(services, record, pending.args, ErrorCode.PERMISSION_DENIED, refusal)
+        if pending.requires_admin and (waiting := await _approve_for_teams(services, actor, pending, now)):
+            record.trace("decision_point", outcome="approved_for_team", teams_waiting=waiting)
+            return AgentToolResult(
+                success=True, needs_confirmation=True, pending_action_id=pending.id,
+                data={"status": "pending_confirmation", "teams_waiting": waiting},
+                message=f"approved for your team; the admins of {waiting} more team(s) must approve it too",
+            )
         try:
             args, digest, subject, facts = await _checked_arguments(services, pending, edited_args, now, actor.source)
         except ToolFailure as failure:
@@ -180,15 +216,19 @@ async def confirm(
             status, data = ("executed", result.data) if result.success else ("failed", result.to_json())
             await _transition(transaction.session, pending.id, "executing", status, result=data)
 
-        return await execute(services, record, subject, args, facts.args, on_finish=finish)
+        return await execute(services, record, subject, args, facts.args, on_finish=finish, approved_by=pending.id)
 
 
-def _approver_refusal(actor: Actor, pending: PendingAgentAction, *, edited: bool) -> str | None:
+async def _approver_refusal(
+    services: ToolServices, actor: Actor, pending: PendingAgentAction, *, edited: bool
+) -> str | None:
     if edited and actor.user_id != pending.user_id:
         # An admin approves what the member asked for; rewriting it would send the admin's words in the member's name.
         return "only the person this action is for may edit it; approve or reject it as proposed"
-    if pending.requires_admin and not actor.is_admin_of(pending.team_id):
-        return "this action needs a team admin's approval"
+    if pending.requires_admin:
+        async with services.sessions() as session:
+            if not await _approving_teams_of(session, actor, pending):
+                return "this action needs the approval of an admin of each team that requires it"
     if actor.source in MODEL_DRIVEN_SOURCES:
         answered = actor.answered_since_proposal is not None and actor.answered_since_proposal(pending.id)
         if not answered:
@@ -280,7 +320,7 @@ async def expire_stale(services: ToolServices, user_id: str | None = None) -> in
 
 
 async def list_pending(services: ToolServices, actor: Actor) -> list[PendingAgentAction]:
-    """The actor's own pending actions, plus those awaiting their approval as a team admin."""
+    """The actor's own pending actions, plus those awaiting their team's approval (they are its admin)."""
     await expire_stale(services, actor.user_id)
     admin_teams = [team for team in actor.team_ids if actor.is_admin_of(team)]
     async with services.sessions() as session:
@@ -290,9 +330,10 @@ async def list_pending(services: ToolServices, actor: Actor) -> list[PendingAgen
         )
         own = PendingAgentAction.user_id == actor.user_id
         if admin_teams:
-            query = query.where(
-                or_(own, and_(PendingAgentAction.requires_admin, PendingAgentAction.team_id.in_(admin_teams)))
+            awaiting_them = select(PendingApproval.action_id).where(
+                PendingApproval.team_id.in_(admin_teams), PendingApproval.approved_at.is_(None)
             )
+            query = query.where(or_(own, PendingAgentAction.id.in_(awaiting_them)))
         else:
             query = query.where(own)
         return list((await session.execute(query.order_by(PendingAgentAction.created_at))).scalars())

@@ -1,4 +1,8 @@
-"""Team admin views: the team's action activity, execution traces and feedback (admins and owners only)."""
+"""Team admin views: the team's action activity, execution traces and feedback (admins and owners only).
+
+A team's actions are those its policy governed (`action_teams`: every team the member belonged to when the
+action was requested), not every action its members ever took: what a member did before joining, or
+after leaving and moving to another team, is not this team's to see."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from db.models import AgentActionFeedback, AgentActionHistory, AgentExecutionTrace, TeamMember
+from db.models import ActionTeam, AgentActionFeedback, AgentActionHistory, AgentExecutionTrace
 from server.api import authenticated
 from server.auth import Principal
 
@@ -27,8 +31,8 @@ def row_json(row: DeclarativeBase) -> dict[str, Any]:
     }
 
 
-def _members(team_id: str) -> Any:
-    return select(TeamMember.user_id).where(TeamMember.team_id == team_id)
+def _team_actions(team_id: str) -> Any:
+    return select(ActionTeam.action_id).where(ActionTeam.team_id == team_id)
 
 
 async def _rows(session: AsyncSession, query: Any) -> list[dict[str, Any]]:
@@ -41,7 +45,7 @@ async def activity(request: Request, session: AsyncSession, principal: Principal
     principal.require_team_admin(team_id)
     query = (
         select(AgentActionHistory)
-        .where(AgentActionHistory.user_id.in_(_members(team_id)))
+        .where(AgentActionHistory.action_id.in_(_team_actions(team_id)))
         .order_by(AgentActionHistory.created_at.desc())
     )
     return JSONResponse({"activity": await _rows(session, query)})
@@ -51,7 +55,7 @@ async def activity(request: Request, session: AsyncSession, principal: Principal
 async def traces(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
     team_id = request.path_params["team_id"]
     principal.require_team_admin(team_id)
-    query = select(AgentExecutionTrace).where(AgentExecutionTrace.user_id.in_(_members(team_id)))
+    query = select(AgentExecutionTrace).where(AgentExecutionTrace.action_id.in_(_team_actions(team_id)))
     if request.query_params.get("action_id"):
         query = query.where(AgentExecutionTrace.action_id == request.query_params["action_id"])
     return JSONResponse({"traces": await _rows(session, query.order_by(AgentExecutionTrace.created_at.desc()))})
@@ -63,7 +67,7 @@ async def feedback(request: Request, session: AsyncSession, principal: Principal
     principal.require_team_admin(team_id)
     query = (
         select(AgentActionFeedback)
-        .where(AgentActionFeedback.user_id.in_(_members(team_id)))
+        .where(AgentActionFeedback.action_id.in_(_team_actions(team_id)))
         .order_by(AgentActionFeedback.created_at.desc())
     )
     return JSONResponse({"feedback": await _rows(session, query)})

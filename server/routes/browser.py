@@ -28,7 +28,7 @@ async def browser_voice(websocket: WebSocket) -> None:
     ctx = app_context(websocket)
     async with ctx.sessions() as session:
         try:
-            principal = await authenticate_token(session, websocket.query_params.get("token"))
+            principal = await authenticate_token(session, websocket.query_params.get("token"), ctx.services.clock())
         except ApiError:
             await websocket.close(code=POLICY_VIOLATION)  # before accept: the handshake is refused with 403
             return

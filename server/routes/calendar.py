@@ -3,9 +3,19 @@
 `GET /api/calendar/google/connect` answers JSON `{authorization_url, expires_at}` rather than a redirect:
 it is an API call with a bearer token, which a plain browser navigation cannot carry, so the client
 fetches it and then sends the browser to the URL. Google redirects back to `GET /oauth/google/callback`.
+
+The flow is bound to the browser that started it: the connect answer sets an HttpOnly, SameSite=Lax cookie
+(Secure when PUBLIC_URL is https) holding the flow's browser nonce, scoped to the callback's path, and the
+callback connects nothing without it. A page's same-origin `fetch` stores that cookie in the browser that
+then follows the URL. A start whose URL is opened in another browser (a URL printed by a script, or a link
+an attacker sends) is refused at the callback: that is the attack the cookie is there to stop. A browser
+navigation that started the flow by itself (a GET with a token in its URL) would not help: an attacker could
+send that link just as well.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -16,10 +26,13 @@ from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
 from db.models import CalendarFeed
-from server.errors import ApiError, not_found
+from server.errors import ApiError, forbidden, not_found
 from tools.calendar import feed, oauth
 from tools.calendar.providers import BuiltinCalendar, GoogleCalendar, google_connection
 from tools.calendar.ics import render_calendar
+
+
+BROWSER_COOKIE = "coach_oauth_browser"
 
 
 def _unavailable(message: str) -> ApiError:
@@ -46,19 +59,44 @@ async def google_connect(request: Request, session: AsyncSession, principal: Pri
         started = await oauth.begin(session, services, principal.user_id, services.clock())
     except oauth.GoogleNotConfigured as exc:
         raise _unavailable(str(exc)) from None
-    return JSONResponse({"authorization_url": started.url, "expires_at": started.expires_at.isoformat()})
+    response = JSONResponse({"authorization_url": started.url, "expires_at": started.expires_at.isoformat()})
+    response.set_cookie(
+        BROWSER_COOKIE, started.browser_nonce, max_age=int(oauth.STATE_TTL.total_seconds()),
+        **_browser_cookie_scope(services.public_url),
+    )
+    return response
+
+
+def _browser_cookie_scope(public_url: str) -> dict[str, Any]:
+    """Where the browser cookie lives: setting and clearing it must name the same scope."""
+    return {
+        "path": oauth.CALLBACK_PATH, "secure": public_url.startswith("https://"), "httponly": True, "samesite": "lax",
+    }
 
 
 async def google_callback(request: Request) -> Response:
-    """Google's redirect (no API token): the single-use state says whose connection this is."""
+    """Google's redirect (no API token): the single-use state says whose connection this is, the browser cookie
+    that this browser started it. The cookie is cleared whatever the outcome."""
+    ctx = app_context(request)
+    try:
+        response = await _complete_google(request)
+    except ApiError as exc:
+        response = exc.to_response()
+    response.delete_cookie(BROWSER_COOKIE, **_browser_cookie_scope(ctx.services.public_url))
+    return response
+
+
+async def _complete_google(request: Request) -> Response:
     ctx = app_context(request)
     params = request.query_params
     async with ctx.sessions() as session:
         try:
             connection = await oauth.complete(
                 session, ctx.services, state=params.get("state", ""), code=params.get("code"),
-                error=params.get("error"), now=ctx.services.clock(),
+                error=params.get("error"), browser_nonce=request.cookies.get(BROWSER_COOKIE), now=ctx.services.clock(),
             )
+        except oauth.OtherBrowser as exc:
+            raise forbidden(str(exc)) from None
         except oauth.OAuthRefused as exc:
             raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from None
         except (oauth.GoogleNotConfigured, oauth.GoogleUnavailable) as exc:

@@ -1,4 +1,5 @@
-"""Twilio webhooks (all signed): inbound calls, call status and answering-machine results, inbound SMS."""
+"""Twilio webhooks (all signed): inbound calls, answered outbound calls, call status and answering-machine
+results, inbound SMS."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from policy.addresses import InvalidAddress, normalize_phone
 from policy.consent import classify_inbound_sms
 from server.context import app_context
 from server.twilio_signature import signed_form
-from tools.channels.stream_token import issue_stream_token, media_stream_url
+from tools.channels.stream_token import InvalidStreamToken, issue_stream_token, media_stream_url, verify_stream_token
 from tools.results import ToolFailure
 
 log = logging.getLogger("coach.twilio")
@@ -28,6 +29,24 @@ MACHINE = {"machine_start", "machine_end_beep", "machine_end_silence", "machine_
 
 def twiml(response: VoiceResponse) -> Response:
     return Response(str(response), media_type="application/xml")
+
+
+def hang_up(message: str | None = None) -> Response:
+    response = VoiceResponse()
+    if message:
+        response.say(message)
+    response.hangup()
+    return twiml(response)
+
+
+def stream_to_coach(public_url: str, token: str) -> Response:
+    """TwiML that connects the call to our media socket with its stream token."""
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=media_stream_url(public_url))
+    stream.parameter(name="token", value=token)
+    response.append(connect)
+    return twiml(response)
 
 
 def _caller(raw: str | None) -> str | None:
@@ -46,26 +65,41 @@ async def inbound_call(request: Request) -> Response:
         user = await accounts.user_by_phone(session, phone) if phone else None
         if user is None:
             log.info("call from an unknown number")
-            response = VoiceResponse()
-            response.say(UNKNOWN_CALLER)
-            response.hangup()
-            return twiml(response)
+            return hang_up(UNKNOWN_CALLER)
         call = await _inbound_call_session(session, user.id, call_sid)
     if call.user_id != user.id:
         log.warning("a call sid already belongs to another caller")
-        response = VoiceResponse()
-        response.hangup()
-        return twiml(response)
+        return hang_up()
     token = issue_stream_token(
         ctx.settings.COACH_SECRET_KEY, user_id=user.id, call_session_id=call.id, purpose="conversation", call_sid=call_sid,
         issued_at=call.started_at.timestamp(),
     )
-    response = VoiceResponse()
-    connect = Connect()
-    stream = connect.stream(url=media_stream_url(ctx.settings.PUBLIC_URL))
-    stream.parameter(name="token", value=token)
-    response.append(connect)
-    return twiml(response)
+    return stream_to_coach(ctx.settings.PUBLIC_URL, token)
+
+
+async def outbound_answered(request: Request) -> Response:
+    """An outbound call we placed was answered: Twilio asks for its TwiML (signed, with the CallSid) at the answer
+    URL, whose grant names our call session. The sid is bound to that session before any stream token exists, so
+    the token is bound to this call as an inbound call's is."""
+    ctx = app_context(request)
+    form = await signed_form(request, ctx.settings)
+    call_sid = form.get("CallSid", "")
+    try:
+        grant = verify_stream_token(ctx.settings.COACH_SECRET_KEY, request.query_params.get("grant"))
+    except InvalidStreamToken as exc:
+        log.warning("outbound call answered with an unusable grant", extra={"reason": str(exc)})
+        return hang_up()
+    async with ctx.sessions() as session:
+        bound = bool(call_sid) and await calls.bind_call_sid(session, grant.call_session_id, call_sid)
+        await session.commit()
+    if not bound:
+        log.warning("outbound call answered with another call's grant", extra={"call_session_id": grant.call_session_id})
+        return hang_up()
+    token = issue_stream_token(
+        ctx.settings.COACH_SECRET_KEY, user_id=grant.user_id, call_session_id=grant.call_session_id,
+        purpose=grant.purpose, message=grant.message, call_sid=call_sid,
+    )
+    return stream_to_coach(ctx.settings.PUBLIC_URL, token)
 
 
 async def _inbound_call_session(session: AsyncSession, user_id: str, call_sid: str) -> CallSession:
@@ -128,6 +162,7 @@ async def inbound_sms(request: Request) -> Response:
 
 routes = [
     Route("/twilio/voice", inbound_call, methods=["POST"]),
+    Route("/twilio/outbound", outbound_answered, methods=["POST"]),
     Route("/twilio/status", call_status, methods=["POST"]),
     Route("/twilio/sms", inbound_sms, methods=["POST"]),
 ]

@@ -44,9 +44,17 @@ def _decode(raw: bytes) -> Any:
 
 
 def validation_error(exc: ValidationError) -> ApiError:
-    fields = [
+    return invalid_fields([
         {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
         for error in exc.errors(include_url=False, include_input=False)
-    ]
+    ])
+
+
+def invalid_field(field: str, message: str) -> ApiError:
+    """The 422 of a field that is well-formed but refused by a check the model cannot make (e.g. against the clock)."""
+    return invalid_fields([{"field": field, "message": message}])
+
+
+def invalid_fields(fields: list[dict[str, str]]) -> ApiError:
     names = ", ".join(field["field"] for field in fields)
     return ApiError(422, "INVALID_ARGUMENT", f"invalid fields: {names}", recoverable=True, details={"fields": fields})

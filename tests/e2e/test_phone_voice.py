@@ -13,19 +13,15 @@ import re
 import uuid
 
 import numpy as np
-import pytest
 
 from audio import coach_turn, silence, speech_8k
 from db.models import PendingAgentAction
 from factories import new_user
 from fakes.gemini_live import LiveConnection
 from fakes.twilio_caller import TwilioMediaCaller
-from phone import heard_everything, inbound_call_twiml, media_caller, phone_call, stream_of
-from tools.channels.stream_token import issue_stream_token
+from phone import heard_everything, inbound_call_twiml, phone_call, stream_of
 from voice.codec import FrameChunker, TwilioOutboundEncoder, Upsampler8kTo16k, ulaw_to_pcm16
 from worlds import VoiceWorld
-
-POLICY_VIOLATION = 1008
 
 
 def media_frames_after(caller: TwilioMediaCaller, stream_ms: float) -> int:
@@ -220,27 +216,7 @@ async def test_go_away_resumes_with_the_handle_and_loses_no_caller_audio(world):
     assert received[: len(expected)] == expected
 
 
-# --- refused streams and bad frames -------------------------------------------------------------
-
-
-def _token(world: VoiceWorld, kind: str, user_id: str, call_sid: str) -> dict[str, str]:
-    if kind == "missing":
-        return {}
-    secret = world.settings.COACH_SECRET_KEY if kind == "expired" else "someone-else's-key"
-    ttl = -1 if kind == "expired" else 300
-    grant = {"user_id": user_id, "call_session_id": uuid.uuid4().hex, "purpose": "conversation", "call_sid": call_sid}
-    return {"token": issue_stream_token(secret, ttl_s=ttl, **grant)}
-
-
-@pytest.mark.parametrize("token", ["missing", "forged", "expired"])
-async def test_media_stream_without_a_valid_token_is_closed_before_the_model_hears_anything(world, token):
-    user = await new_user(world.data)
-    call_sid = "CA" + uuid.uuid4().hex
-    stream = stream_of(await inbound_call_twiml(world, user.phone, call_sid))
-    stream = type(stream)(stream.url, _token(world, token, user.id, call_sid))
-    async with media_caller(world, stream, call_sid) as caller:
-        assert await caller.wait_closed(5) == POLICY_VIOLATION
-    assert world.gemini.live.connections == []
+# --- bad frames (streams refused for their token: tests/security/test_route_authentication.py) --
 
 
 async def test_malformed_and_out_of_order_frames_are_counted_and_the_call_goes_on(world):

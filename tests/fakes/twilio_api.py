@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -26,6 +26,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 API_VERSION = "2010-04-01"
+
+FailingKind = Literal["create", "list"]
+"""The requests an injected failure can hit: creates (POST Messages.json / Calls.json) or lists (GET)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failures: deque[_Failure] = field(default_factory=deque)
+    failures: dict[FailingKind, deque[_Failure]] = field(default_factory=lambda: {"create": deque(), "list": deque()})
 
 
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
@@ -100,14 +103,17 @@ class FakeTwilioAPI:
         ]
         self.app = Starlette(routes=self.routes)
 
-    def fail_next(self, n: int, status: int, code: int | None = None, message: str = "Injected failure") -> None:
-        """Answer the next `n` create requests (messages or calls) with this error instead.
+    def fail_next(
+        self, n: int, status: int, code: int | None = None, message: str = "Injected failure",
+        *, kind: FailingKind = "create",
+    ) -> None:
+        """Answer the next `n` requests of `kind` (creates or lists, of messages or calls) with this error instead.
 
         `code` defaults to Twilio's generic code for the status (20429, 20500, 20503...).
         """
         failure = _Failure(status, code if code is not None else 20000 + status, message)
         with self._lock:
-            self._state.failures.extend([failure] * n)
+            self._state.failures[kind].extend([failure] * n)
 
     def lose_next_answers(self, n: int, status: int = 500, hang_s: float = 0.0) -> None:
         """The next `n` creates do create their message or call, then wait `hang_s` (longer than the client's
@@ -115,7 +121,7 @@ class FakeTwilioAPI:
         no idempotency key: a blind retry would send twice)."""
         failure = _Failure(status, 20000 + status, "Injected failure after the resource was created", True, hang_s)
         with self._lock:
-            self._state.failures.extend([failure] * n)
+            self._state.failures["create"].extend([failure] * n)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -142,9 +148,10 @@ class FakeTwilioAPI:
         return [r for r in self.requests if r.path.endswith(suffix) and r.created]
 
     async def _handle(
-        self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse], create: bool
+        self, request: Request, action: Callable[[dict[str, list[str]]], JSONResponse],
+        kind: FailingKind | Literal["update"],
     ) -> JSONResponse:
-        """Common path: delay, auth, injected failure (creates only), record; `action(form)` answers."""
+        """Common path: delay, auth, injected failure (creates and lists), record; `action(form)` answers."""
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         form = parse_qs((await request.body()).decode(), keep_blank_values=True)
@@ -154,12 +161,12 @@ class FakeTwilioAPI:
         elif request.path_params["account"] != self.account_sid:
             response = twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
             created = False
-        elif create and (failure := self._take_failure()):
+        elif kind != "update" and (failure := self._take_failure(kind)):
             created = failure.after_create and action(form).status_code < 300
             response, hang_s = twilio_error(failure.status, failure.code, failure.message), failure.hang_s
         else:
             response = action(form)
-            created = create and response.status_code < 300
+            created = kind == "create" and response.status_code < 300
         self._record(request, form, response, created)
         if hang_s:
             await asyncio.sleep(hang_s)  # recorded first: the test sees the create while the answer is "lost"
@@ -188,21 +195,23 @@ class FakeTwilioAPI:
         with self._lock:
             self._state.requests.append(recorded)
 
-    def _take_failure(self) -> _Failure | None:
+    def _take_failure(self, kind: FailingKind) -> _Failure | None:
         with self._lock:
-            return self._state.failures.popleft() if self._state.failures else None
+            failures = self._state.failures[kind]
+            return failures.popleft() if failures else None
 
     async def _create_message(self, request: Request) -> JSONResponse:
-        return await self._handle(request, self._message_created, create=True)
+        return await self._handle(request, self._message_created, kind="create")
 
     async def _create_call(self, request: Request) -> JSONResponse:
-        return await self._handle(request, self._call_created, create=True)
+        return await self._handle(request, self._call_created, kind="create")
 
     async def _list_messages(self, request: Request) -> JSONResponse:
-        return await self._handle(request, lambda _: self._listed(request, "messages", self._state.messages), create=False)
+        messages = self._state.messages
+        return await self._handle(request, lambda _: self._listed(request, "messages", messages), kind="list")
 
     async def _list_calls(self, request: Request) -> JSONResponse:
-        return await self._handle(request, lambda _: self._listed(request, "calls", self._state.calls), create=False)
+        return await self._handle(request, lambda _: self._listed(request, "calls", self._state.calls), kind="list")
 
     def _listed(self, request: Request, key: str, resources: dict[str, dict[str, Any]]) -> JSONResponse:
         """One page, newest first, filtered by the `To` and `From` query parameters as Twilio does."""
@@ -222,7 +231,7 @@ class FakeTwilioAPI:
 
     async def _update_call(self, request: Request) -> JSONResponse:
         call_sid = request.path_params["call_sid"]
-        return await self._handle(request, lambda form: self._call_updated(call_sid, form), create=False)
+        return await self._handle(request, lambda form: self._call_updated(call_sid, form), kind="update")
 
     def _message_created(self, form: dict[str, list[str]]) -> JSONResponse:
         first = {name: values[0] for name, values in form.items()}

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
@@ -122,6 +122,24 @@ def test_injected_failures_hit_only_the_next_n_creates(twilio_fake: Fake, make_c
 
     assert codes == [(500, 20500), (500, 20500)]
     assert len(fake.messages) == 1 and len(fake.requests) == 3
+
+
+def test_injected_list_failures_hit_only_lists_as_a_page_error_with_the_status(
+    twilio_fake: Fake, make_client: MakeClient
+) -> None:
+    fake, _ = twilio_fake
+    fake.fail_next(1, 503, kind="list")
+    client = make_client()
+    client.messages.create(to=USER, from_=CALLER, body="hi")
+
+    with pytest.raises(TwilioException) as raised:
+        client.messages.list(to=USER, limit=5)
+    [listed] = client.messages.list(to=USER, limit=5)
+
+    # twilio-python raises a list's error as a bare TwilioException carrying the response, not a TwilioRestException
+    assert not isinstance(raised.value, TwilioRestException)
+    assert raised.value.args[1].status_code == 503
+    assert listed.body == "hi"
 
 
 def test_wrong_auth_token_is_rejected_with_20003(twilio_fake: Fake, make_client: MakeClient) -> None:

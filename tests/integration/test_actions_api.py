@@ -15,6 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from action_requests import (
+    CONTACT_EMAIL, act, add_contact, auto_sms_user, cancel, confirm, error_code, feedback_rows, pending_ids,
+    pending_status, propose, statuses, team_needing_admin_for_critical,
+)
 from apps import http_client, running_app
 from backends import Backend, make_settings
 from factories import (
@@ -23,16 +27,7 @@ from factories import (
 from providers import TWILIO_NUMBER, Providers
 from sqlalchemy import delete, select
 
-from db.models import (
-    AgentActionFeedback,
-    AgentExecutionTrace,
-    ConsentRecord,
-    Contact,
-    FeatureFlag,
-    PendingAgentAction,
-    Reminder,
-    UserAgentSettings,
-)
+from db.models import AgentExecutionTrace, ConsentRecord, FeatureFlag, Reminder, UserAgentSettings
 from server.config import Settings
 from server.context import AppContext
 from server.routes.actions import HISTORY_COLUMNS
@@ -55,69 +50,9 @@ def ctx(app) -> AppContext:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-async def act(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any] | None = None,
-              confidence: float | None = None) -> httpx.Response:
-    body: dict[str, Any] = {"tool": tool, "args": args or {}}
-    if confidence is not None:
-        body["confidence"] = confidence
-    return await client.post("/api/actions", headers=user.headers, json=body)
-
-
-async def propose(client: httpx.AsyncClient, user: TestUser, tool: str = "send_sms",
-                  args: dict[str, Any] | None = None) -> str:
-    response = await act(client, user, tool, args or {"message": "Time for your run"})
-    body = response.json()
-    assert response.status_code == 200 and body.get("needs_confirmation") is True, body
-    return body["pending_action_id"]
-
-
-async def confirm(client: httpx.AsyncClient, user: TestUser, action_id: str,
-                  args: dict[str, Any] | None = None) -> httpx.Response:
-    body = {} if args is None else {"args": args}
-    return await client.post(f"/api/actions/pending/{action_id}/confirm", headers=user.headers, json=body)
-
-
-async def cancel(client: httpx.AsyncClient, user: TestUser, action_id: str, reason: str = "") -> httpx.Response:
-    return await client.post(f"/api/actions/pending/{action_id}/cancel", headers=user.headers, json={"reason": reason})
-
-
-async def pending_ids(client: httpx.AsyncClient, user: TestUser) -> list[str]:
-    response = await client.get("/api/actions/pending", headers=user.headers)
-    assert response.status_code == 200, response.text
-    return [row["id"] for row in response.json()["pending"]]
-
-
-async def statuses(ctx: AppContext, action_id: str) -> list[str]:
-    return [row.status for row in await history_rows(ctx, action_id=action_id)]
-
-
-async def feedback_rows(ctx: AppContext, action_id: str) -> list[AgentActionFeedback]:
-    async with ctx.sessions() as session:
-        query = select(AgentActionFeedback).where(AgentActionFeedback.action_id == action_id)
-        return list((await session.execute(query)).scalars())
-
-
-async def pending_status(ctx: AppContext, action_id: str) -> str:
-    async with ctx.sessions() as session:
-        return (await session.get(PendingAgentAction, action_id)).status
-
-
-async def auto_sms_user(ctx: AppContext, **user_values: Any) -> TestUser:
-    """A user whose SMS run without confirmation: high risk auto-approved by the user, allowed by the team."""
-    team = await new_team(ctx)
-    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
-    user = await new_user(ctx, team_id=team)
-    await update_user_settings(ctx, user, require_confirmation_sms=False, auto_approve_high_risk=True, **user_values)
-    return user
-
-
 def advance(ctx: AppContext, by: timedelta) -> None:
     moment = DAYTIME + by
     ctx.services.clock = lambda: moment
-
-
-def error_code(response: httpx.Response) -> str | None:
-    return (response.json().get("error") or {}).get("code")
 
 
 # --- auto-executed actions --------------------------------------------------------------------
@@ -289,26 +224,6 @@ async def test_other_user_does_not_see_history(client, ctx):
     assert theirs == [] and [row["tool"] for row in mine] == ["create_task"]
 
 
-async def add_contact(ctx: AppContext, user: TestUser, email: str, name: str = "Pat Mentor") -> None:
-    async with ctx.sessions() as session:
-        session.add(Contact(user_id=user.id, name=name, email=email))
-        await session.commit()
-
-
-async def team_needing_admin_for_critical(ctx: AppContext) -> tuple[TestUser, TestUser]:
-    """(member, admin) of a team with require_admin_approval_critical; the member may email contacts."""
-    team = await new_team(ctx)
-    await update_team_settings(ctx, team, require_admin_approval_critical=True)
-    member = await new_user(ctx, team_id=team, name="Ann Member")
-    admin = await new_user(ctx, team_id=team, role="admin", name="Ada Admin")
-    await update_user_settings(ctx, member, allow_external_email=True)
-    await add_contact(ctx, member, "mentor@example.org")
-    return member, admin
-
-
-CONTACT_EMAIL = {"to_email": "mentor@example.org", "subject": "My progress", "body": "Ran 5k this week."}
-
-
 async def test_member_cannot_approve_critical_action_needing_an_admin(client, ctx, providers):
     member, _ = await team_needing_admin_for_critical(ctx)
     action_id = await propose(client, member, "send_email_to_contact", CONTACT_EMAIL)
@@ -357,30 +272,7 @@ async def test_email_to_someone_not_a_saved_contact_is_invalid_recipient(client,
     assert providers.resend.requests == []
 
 
-# --- concurrency and limits ------------------------------------------------------------------
-
-
-async def test_concurrent_confirms_execute_once(client, ctx, providers):
-    user = await new_user(ctx)
-    action_id = await propose(client, user)
-    responses = await asyncio.gather(*(confirm(client, user, action_id) for _ in range(20)))
-    assert sorted(response.status_code for response in responses).count(200) == 1
-    assert len(providers.twilio.messages) == 1
-    assert (await statuses(ctx, action_id)).count("executed") == 1
-    assert (await statuses(ctx, action_id)).count("confirmed") == 1
-
-
-async def test_concurrent_sends_stop_exactly_at_the_daily_limit(client, ctx, providers):
-    user = await auto_sms_user(ctx, max_sms_per_day=20)
-    ctx.services.burst_per_minute = 100  # this test is about the daily limit; the burst has its own test
-    responses = await asyncio.gather(*(act(client, user, "send_sms", {"message": f"n{i}"}) for i in range(50)))
-    codes = [response.status_code for response in responses]
-    assert (codes.count(200), codes.count(429)) == (20, 30)
-    assert {error_code(r) for r in responses if r.status_code == 429} == {"RATE_LIMITED"}
-    assert len(providers.twilio.messages) == 20
-    rows = await history_rows(ctx, user_id=user.id)
-    assert [row.status for row in rows].count("executed") == 20
-    assert [row.error_code for row in rows].count("RATE_LIMITED") == 30
+# --- limits (parallel confirms and sends: tests/security/test_races.py) ---------------------------
 
 
 async def test_rate_limited_attempt_is_recorded_with_what_was_asked(client, ctx):
@@ -603,9 +495,16 @@ STRETCH = {"message": "Stretch"}
 
 
 async def new_yorker(ctx: AppContext, *, auto_approve: bool = False) -> TestUser:
-    user = await new_user(ctx, timezone="America/New_York")
-    if auto_approve:
-        await update_user_settings(ctx, user, auto_approve_medium_risk=True)
+    """A user in New York; `auto_approve`: a text reminder (medium risk, delivered by a high-risk SMS) runs
+    without a confirmation (the team allows high-risk auto-approval, the user turned SMS confirmation off)."""
+    if not auto_approve:
+        return await new_user(ctx, timezone="America/New_York")
+    team = await new_team(ctx)
+    await update_team_settings(ctx, team, allow_user_auto_approve_high=True)
+    user = await new_user(ctx, timezone="America/New_York", team_id=team)
+    await update_user_settings(
+        ctx, user, auto_approve_medium_risk=True, auto_approve_high_risk=True, require_confirmation_sms=False
+    )
     return user
 
 

@@ -9,7 +9,7 @@ async def test_admin_sees_the_teams_activity_traces_and_feedback(client, app):
     team = await new_team(app.state.ctx)
     admin = await new_user(app.state.ctx, team_id=team, role="admin")
     member = await new_user(app.state.ctx, team_id=team)
-    done = (await client.post("/api/actions", headers=member.headers, json={"tool": "create_task", "args": {"title": "x"}})).json()
+    done = (await client.post("/api/actions", headers=member.headers, json={"tool": "create_task", "args": {"title": "x"}, "confidence": 0.9})).json()
     assert done["success"]
     history = (await client.get("/api/actions/history", headers=member.headers)).json()["history"]
     await client.post(f"/api/actions/{history[0]['id']}/feedback", headers=member.headers, json={"rating": 4})

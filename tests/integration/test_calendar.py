@@ -9,7 +9,7 @@ DAYTIME (Tuesday 2026-11-24 19:00 UTC); users are in UTC with the default workin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
@@ -20,6 +20,7 @@ import icalendar
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
+from action_requests import act
 from factories import DAYTIME, TestUser, daytime_clock, new_user, update_user_settings
 from fakes.google import FakeGoogle
 from fakes.server import running_server
@@ -68,6 +69,13 @@ def settings(backend: Backend, google: GoogleWorld) -> Settings:
 
 
 @pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """The user's browser at the public https address: it keeps the OAuth flow's Secure cookie."""
+    async with http_client(app, base_url=app.state.ctx.settings.PUBLIC_URL) as browser:
+        yield browser
+
+
+@pytest.fixture
 def ctx(app) -> AppContext:
     daytime_clock(app.state.ctx)
     return app.state.ctx
@@ -92,8 +100,6 @@ async def calendar_user(ctx: AppContext, **settings: Any) -> TestUser:
     return user
 
 
-async def act(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any]) -> httpx.Response:
-    return await client.post("/api/actions", headers=user.headers, json={"tool": tool, "args": args})
 
 
 async def create_event(client: httpx.AsyncClient, user: TestUser, start: str = f"{WEDNESDAY}T10:00",
@@ -561,8 +567,9 @@ async def test_tokens_client_secret_and_feed_secret_are_never_logged(client, ctx
     await create_event(client, user)
     url = await make_feed(client, user)
     await client.get(feed_path(url))
-    # the test's own client (base URL http://testserver) logs the URLs it requests; the server must not
-    records = [record for record in caplog.records if "http://testserver" not in record.getMessage()]
+    # the test's own client (the browser at PUBLIC_URL) logs the URLs it requests; the server must not
+    browser = ctx.settings.PUBLIC_URL
+    records = [r for r in caplog.records if not (r.name == "httpx" and browser in r.getMessage())]
     logged = repr([record.__dict__ for record in records]) + "".join(record.getMessage() for record in records)
     secrets = [*google.fake.issued_tokens, CLIENT_SECRET, feed_path(url).removeprefix("/calendar/").removesuffix(".ics")]
     assert len(secrets) >= 5 and not [secret for secret in secrets if secret in logged]

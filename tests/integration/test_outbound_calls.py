@@ -46,7 +46,16 @@ async def confirm_call(client, user, call_type="goal_checkin", message=""):
     return await client.post(f"/api/actions/pending/{proposal['pending_action_id']}/confirm", headers=user.headers)
 
 
-async def test_confirmed_call_dials_the_user_with_a_stream_token_carrying_the_purpose(dialler):
+async def answer(client, call) -> str:
+    """Twilio, once the callee picks up: POST the call's answer URL (signed, with its CallSid); the TwiML."""
+    url = call.param("Url")
+    body, headers = signed_form(AUTH_TOKEN, url, {"CallSid": call.response["sid"], "CallStatus": "in-progress"})
+    response = await client.post(url.removeprefix(PUBLIC_URL), content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def test_confirmed_call_dials_the_user_with_an_answer_url(dialler):
     app, client, fake = dialler
     user = await new_user(app.state.ctx)
     response = await confirm_call(client, user, "accountability", "check on the 5k plan")
@@ -54,11 +63,21 @@ async def test_confirmed_call_dials_the_user_with_a_stream_token_carrying_the_pu
     [call] = fake.calls
     assert call.param("To") == user.phone
     assert call.param("MachineDetection") == "Enable"
-    twiml = call.param("Twiml")
+    assert call.param("Url").startswith(f"{PUBLIC_URL}/twilio/outbound?grant=") and call.param("Method") == "POST"
+    assert call.param("Twiml") is None
+
+
+async def test_the_answered_call_streams_with_a_token_bound_to_its_call_and_carrying_the_purpose(dialler):
+    app, client, fake = dialler
+    user = await new_user(app.state.ctx)
+    await confirm_call(client, user, "accountability", "check on the 5k plan")
+    [call] = fake.calls
+    twiml = await answer(client, call)
     assert 'url="wss://coach.example.test/twilio/media"' in twiml
     token = re.search(r'name="token" value="([^"]+)"', twiml).group(1)
     grant = verify_stream_token(app.state.ctx.settings.COACH_SECRET_KEY, token)
     assert (grant.user_id, grant.purpose, grant.message) == (user.id, "accountability", "check on the 5k plan")
+    assert grant.call_sid == call.response["sid"]
     async with app.state.ctx.sessions() as session:
         record = await session.get(CallSession, grant.call_session_id)
     assert record.call_sid == call.response["sid"] and record.direction == "outbound"

@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from services import REDIS_TEST_URL, unavailable
 
 from policy.quotas import (
-    DAY_GRACE,
+    DAY_MEMORY,
     MemoryQuotaStore,
     QuotaBackendUnavailable,
     QuotaExceeded,
@@ -34,6 +34,8 @@ from policy.quotas import (
 TTL = timedelta(minutes=10)
 LA = "America/Los_Angeles"
 AUCKLAND = "Pacific/Auckland"
+PITCAIRN = "Pacific/Pitcairn"  # UTC-8 all year: an hour behind Los Angeles in summer
+HONOLULU = "Pacific/Honolulu"  # UTC-10
 NOON_LA = datetime(2026, 5, 13, 12, 0, tzinfo=ZoneInfo(LA))
 
 StoreFactory = Callable[[], QuotaStore]
@@ -178,6 +180,38 @@ async def test_the_day_is_the_users_local_day(store: QuotaStore) -> None:
     await granted(store, second, user="akl", zone=AUCKLAND, limit=1)
 
 
+async def test_a_commit_from_a_day_that_is_over_does_not_count_in_the_next(store: QuotaStore) -> None:
+    before = datetime(2026, 5, 13, 23, 59, tzinfo=ZoneInfo(LA))
+    yesterdays = await granted(store, before, limit=1)
+    await granted(store, before + timedelta(minutes=2), limit=1)
+    await store.commit(yesterdays)  # the send took past midnight
+    usage = await store.usage("u1", "sms", LA, before + timedelta(minutes=3))
+    assert (usage.committed, usage.pending) == (0, 1)
+
+
+async def test_a_zone_where_the_day_is_about_to_end_does_not_start_a_new_count(store: QuotaStore) -> None:
+    # Midnight in Los Angeles (07:00 UTC) is 23:00 in Pitcairn: that day began while the counted one ran
+    await store.commit(await granted(store, NOON_LA, limit=1))
+    la_midnight = datetime(2026, 5, 14, 7, 0, tzinfo=UTC)
+    refused = await reserve(store, la_midnight, zone=PITCAIRN, limit=1)
+    assert isinstance(refused, QuotaExceeded)
+    assert refused.retry_at == datetime(2026, 5, 14, 8, 0, tzinfo=UTC)  # midnight in Pitcairn
+    await granted(store, refused.retry_at, zone=PITCAIRN, limit=1)
+
+
+async def test_a_send_counted_under_another_zone_holds_the_count_until_that_zones_midnight(
+    store: QuotaStore,
+) -> None:
+    await store.commit(await granted(store, NOON_LA, limit=2))
+    # 08:00 UTC on the 14th is 01:00 in Los Angeles but 22:00 on the 13th in Honolulu: the same count
+    honolulu_evening = datetime(2026, 5, 14, 8, 0, tzinfo=UTC)
+    await store.commit(await granted(store, honolulu_evening, zone=HONOLULU, limit=2))
+    back_in_la = await reserve(store, honolulu_evening + timedelta(minutes=5), zone=LA, limit=2)
+    assert isinstance(back_in_la, QuotaExceeded)
+    # the count lasts until midnight in Honolulu (10:00 UTC); the first Los Angeles day after it begins on the 15th
+    assert back_in_la.retry_at == datetime(2026, 5, 15, 7, 0, tzinfo=UTC)
+
+
 async def test_users_and_channels_have_separate_quotas(store: QuotaStore) -> None:
     await store.commit(await granted(store, limit=1))
     await granted(store, user="u2", limit=1)
@@ -237,15 +271,17 @@ async def test_naive_now_is_rejected(store: QuotaStore) -> None:
         await reserve(store, datetime(2026, 5, 13, 12, 0))
 
 
-async def test_redis_day_key_expires_after_the_users_midnight(
+async def test_redis_day_keys_expire_a_while_after_the_users_midnight(
     redis_prefix: tuple[redis.asyncio.Redis, str],
 ) -> None:
     client, prefix = redis_prefix
     store = RedisQuotaStore(client, prefix, reservation_ttl=TTL)
     await granted(store)
-    [day_key] = [key async for key in client.scan_iter(match=f"{prefix}:quota:*")]
-    expected = next_local_midnight(LA, NOON_LA.date()) + TTL + DAY_GRACE - NOON_LA
-    assert abs(await client.pttl(day_key) - expected.total_seconds() * 1000) < 5_000
+    day_keys = [key async for key in client.scan_iter(match=f"{prefix}:quota*")]
+    expected = next_local_midnight(LA, NOON_LA.date()) + DAY_MEMORY - NOON_LA
+    assert len(day_keys) == 2
+    for key in day_keys:
+        assert abs(await client.pttl(key) - expected.total_seconds() * 1000) < 5_000
 
 
 async def test_unreachable_redis_raises_backend_unavailable() -> None:

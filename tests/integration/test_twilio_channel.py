@@ -20,7 +20,7 @@ AUTH_TOKEN = "channel-token"
 OUR_NUMBER = "+14155550100"
 RECIPIENT = "+14155550123"
 FAST_RETRIES = RetryPolicy(attempts=3, first_delay_s=0.01)
-TWIML = "<Response><Say>Hi</Say></Response>"
+ANSWER_URL = "https://coach.example.com/twilio/outbound"
 
 
 @pytest.fixture
@@ -72,10 +72,20 @@ async def test_an_earlier_sms_with_another_body_is_not_taken_for_the_lost_one(fa
 async def test_a_call_whose_answer_was_lost_is_found_not_dialled_again(fake):
     twilio, url = fake
     twilio.lose_next_answers(1)
-    placed = await channel_to(url).place_call(RECIPIENT, TWIML, "https://coach.example.com/twilio/status")
+    placed = await channel_to(url).place_call(RECIPIENT, ANSWER_URL, "https://coach.example.com/twilio/status")
     [call] = twilio.calls
     assert call.param("To") == RECIPIENT
     assert placed.sid == twilio.requests[1].response["calls"][0]["sid"]
+
+
+async def test_a_call_whose_answer_was_lost_is_found_after_a_lookup_that_failed_once(fake):
+    twilio, url = fake
+    twilio.lose_next_answers(1, status=503)
+    twilio.fail_next(1, 429, kind="list")
+    placed = await channel_to(url).place_call(RECIPIENT, TWIML, "https://coach.example.com/twilio/status")
+    assert [(r.method, r.status) for r in twilio.requests] == [("POST", 503), ("GET", 429), ("GET", 200)]
+    assert [call.param("To") for call in twilio.calls] == [RECIPIENT]
+    assert placed.sid == twilio.requests[2].response["calls"][0]["sid"]
 
 
 async def test_an_earlier_attempt_that_got_through_is_adopted_before_any_create(fake):

@@ -136,7 +136,8 @@ def midday_zone() -> str:
 async def seed_sms_reminder(sessions: async_sessionmaker[AsyncSession], due: datetime) -> str:
     async with sessions() as session:
         user = await accounts.create_user(session, name="Kim", phone="+447400123456", email=None, timezone=midday_zone())
-        reminder = Reminder(id=new_id(), user_id=user.id, message="Stretch", remind_at=due, channel="sms")
+        reminder = Reminder(id=new_id(), user_id=user.id, message="Stretch", remind_at=due, channel="sms",
+                            approved_by=new_id())  # a reminder the user confirmed
         scheduled = ScheduledJob(id=new_id(), kind="reminder", user_id=user.id, payload={"reminder_id": reminder.id},
                                  due_at=due, next_attempt_at=due)
         session.add_all([reminder, scheduled])

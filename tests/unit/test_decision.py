@@ -31,14 +31,19 @@ ARGS: dict[str, dict[str, Any]] = {
 }
 
 
+SURE = 0.95  # a confidence above every threshold, for the tests about other rules
+
+
 def facts(tool: str, *, now: datetime = NOON_UTC, **values: Any) -> ActionFacts:
     args = values.pop("args", ARGS[tool])
-    return ActionFacts(tool=tool, policy=TOOL_POLICIES[tool], args=args, confidence=values.pop("confidence", None),
+    return ActionFacts(tool=tool, policy=TOOL_POLICIES[tool], args=args, confidence=values.pop("confidence", SURE),
                        now=now, **values)
 
 
 def settings(user: dict[str, Any] | None = None, *teams: dict[str, Any]) -> EffectiveSettings:
-    return effective_settings(user_row(**(user or {})), [team_row(**team) for team in teams])
+    return effective_settings(
+        user_row(**(user or {})), [team_row(**team) for team in teams], [f"team-{i}" for i in range(len(teams))]
+    )
 
 
 # Settings under which send_sms would run without asking: no channel confirmation, high risk auto-approved.
@@ -194,8 +199,30 @@ def test_confidence_at_threshold_is_enough() -> None:
     assert decide(facts("create_task", confidence=0.7), settings()).outcome is Outcome.EXECUTE
 
 
-def test_missing_confidence_is_not_low_confidence() -> None:
-    assert decide(facts("create_task"), settings()).outcome is Outcome.EXECUTE
+def test_a_missing_confidence_is_below_the_threshold() -> None:
+    assert_confirm(decide(facts("create_task", confidence=None), settings()), "LOW_CONFIDENCE")
+
+
+def test_a_missing_confidence_does_not_hold_up_reading_own_data() -> None:
+    assert decide(facts("get_user_data", confidence=None), settings()).outcome is Outcome.EXECUTE
+
+
+def test_a_scheduled_delivery_is_not_held_up_for_confidence() -> None:
+    sms = facts("send_sms", confidence=None, interpreted=False)
+    assert decide(sms, settings(*SMS_AUTO)).outcome is Outcome.EXECUTE
+
+
+def test_the_team_minimum_applies_when_the_user_switched_the_confidence_check_off() -> None:
+    decision = decide(facts("create_task", confidence=0.55),
+                      settings({"require_high_confidence": False}, {"min_confidence_threshold": 0.6}))
+    assert_confirm(decision, "LOW_CONFIDENCE")
+
+
+def test_the_users_own_threshold_is_off_with_their_check() -> None:
+    decision = decide(facts("create_task", confidence=0.55),
+                      settings({"require_high_confidence": False, "confidence_threshold": 0.9},
+                               {"min_confidence_threshold": 0.5}))
+    assert decision.outcome is Outcome.EXECUTE
 
 
 def test_email_to_contact_always_needs_confirmation() -> None:
@@ -213,7 +240,14 @@ def test_critical_needs_an_admin_when_the_team_says_so() -> None:
     decision = decide(facts("send_email_to_contact"),
                       settings({"allow_external_email": True}, {"require_admin_approval_critical": True}))
     assert_confirm(decision, "CRITICAL_RISK")
-    assert decision.requires_admin is True
+    assert decision.approving_team_ids == ("team-0",)
+
+
+def test_every_team_that_asks_for_admin_approval_must_give_it() -> None:
+    decision = decide(facts("send_email_to_contact"),
+                      settings({"allow_external_email": True}, {"require_admin_approval_critical": True}, {},
+                               {"require_admin_approval_critical": True}))
+    assert decision.approving_team_ids == ("team-0", "team-2")
 
 
 def test_admin_approval_setting_does_not_touch_non_critical_actions() -> None:

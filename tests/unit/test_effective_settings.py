@@ -113,8 +113,13 @@ CASES = [
                  True, id="admin-approval-if-any-team-requires-it"),
     pytest.param({}, [{"blocked_topics": ["crypto"]}, {"blocked_topics": ["politics"]}],
                  lambda s: set(s.blocked_topics), {"crypto", "politics"}, id="blocked-topics-of-every-team"),
-    pytest.param({"require_high_confidence": False}, [{}], lambda s: s.require_high_confidence, False,
-                 id="require-high-confidence-is-the-users"),
+    pytest.param({"require_high_confidence": False}, [], lambda s: s.require_high_confidence, False,
+                 id="require-high-confidence-is-the-users-without-a-team"),
+    pytest.param({"require_high_confidence": False}, [{"min_confidence_threshold": 0.5}],
+                 lambda s: (s.require_high_confidence, s.confidence_threshold), (True, 0.5),
+                 id="a-team-minimum-cannot-be-switched-off"),
+    pytest.param({"require_high_confidence": False}, [{"min_confidence_threshold": 0.0}],
+                 lambda s: s.require_high_confidence, False, id="a-team-without-a-minimum-leaves-it-to-the-user"),
     pytest.param({"timezone": "Europe/Berlin", "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"}, [{}],
                  lambda s: (s.timezone, s.quiet_hours_start, s.quiet_hours_end),
                  ("Europe/Berlin", "22:00", "07:00"), id="zone-and-quiet-hours-are-the-users"),
@@ -125,7 +130,9 @@ CASES = [
 def test_effective_settings_rule(
     user: dict[str, Any], teams: list[dict[str, Any]], read: Read, expected: Any
 ) -> None:
-    settings = effective_settings(user_row(**user), [team_row(**team) for team in teams])
+    settings = effective_settings(
+        user_row(**user), [team_row(**team) for team in teams], [f"team-{i}" for i in range(len(teams))]
+    )
     assert read(settings) == expected
 
 

@@ -2,11 +2,17 @@
 
 The state is 32 random bytes, stored with the user it was issued to and the sealed PKCE verifier, valid for
 10 minutes and deleted on first use (also when that use fails), so a state can never be replayed. The
-callback is a browser redirect without our API token: the state row alone says whose connection it is.
+callback is a browser redirect without our API token: the state row says whose connection it is, and the
+flow is bound to the browser that started it. Starting hands out a random browser nonce (the route puts it
+in a cookie) and the state row keeps its SHA-256; the callback connects nothing unless the browser brings
+that nonce back. Without it, a consent URL started by one user and completed by another (a link sent to a
+victim) would connect the victim's calendar to the first user's account.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -32,6 +38,10 @@ class OAuthRefused(Exception):
     """A callback that must not connect anything (unknown, reused or expired state, denied consent)."""
 
 
+class OtherBrowser(OAuthRefused):
+    """The callback came to a browser that did not start the flow (no browser nonce, or another one)."""
+
+
 class GoogleNotConfigured(Exception):
     """GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET are not set."""
 
@@ -44,10 +54,16 @@ class GoogleUnavailable(Exception):
 class AuthorizationRequest:
     url: str
     expires_at: datetime
+    browser_nonce: str
+    """For the starting browser only (an HttpOnly cookie); the callback must bring it back."""
 
 
 def callback_url(public_url: str) -> str:
     return f"{public_url.rstrip('/')}{CALLBACK_PATH}"
+
+
+def _browser_digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def _client(services: ToolServices) -> GoogleCalendarClient:
@@ -57,19 +73,20 @@ def _client(services: ToolServices) -> GoogleCalendarClient:
 
 
 async def begin(session: AsyncSession, services: ToolServices, user_id: str, now: datetime) -> AuthorizationRequest:
-    """Store a fresh state for `user_id` and return Google's consent URL for it."""
+    """Store a fresh state for `user_id`, bound to a fresh browser nonce, and return Google's consent URL for it."""
     client = _client(services)
     verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(32)
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     await session.execute(delete(OAuthState).where(OAuthState.user_id == user_id, OAuthState.expires_at <= now))
     session.add(
         OAuthState(
             state=state, user_id=user_id, provider="google", expires_at=now + STATE_TTL,
             code_verifier_sealed=sealer_for(services.secret_key).seal(user_id, VERIFIER, verifier),
+            browser_digest=_browser_digest(nonce),
         )
     )
     url = client.authorization_url(state=state, code_challenge=challenge, redirect_uri=callback_url(services.public_url))
-    return AuthorizationRequest(url, now + STATE_TTL)
+    return AuthorizationRequest(url, now + STATE_TTL, nonce)
 
 
 async def _take_state(session: AsyncSession, state: str) -> OAuthState:
@@ -84,12 +101,20 @@ async def _take_state(session: AsyncSession, state: str) -> OAuthState:
     return row
 
 
+def _check_browser(row: OAuthState, browser_nonce: str | None) -> None:
+    if not browser_nonce or not hmac.compare_digest(row.browser_digest, _browser_digest(browser_nonce)):
+        raise OtherBrowser("this browser did not start the connection; start again from the coach in this browser")
+
+
 async def complete(
-    session: AsyncSession, services: ToolServices, *, state: str, code: str | None, error: str | None, now: datetime
+    session: AsyncSession, services: ToolServices, *, state: str, code: str | None, error: str | None,
+    browser_nonce: str | None, now: datetime,
 ) -> UserCalendarConnection:
-    """Finish the flow: use up the state, exchange the code with its verifier, store the tokens sealed."""
+    """Finish the flow: use up the state, check the browser, exchange the code with its verifier, store the
+    tokens sealed."""
     client = _client(services)
     row = await _take_state(session, state)
+    _check_browser(row, browser_nonce)
     if row.expires_at <= now:
         raise OAuthRefused("the connection attempt expired; start again")
     if error or not code:

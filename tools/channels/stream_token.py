@@ -1,8 +1,15 @@
 """Signed, short-lived tokens that admit one Twilio media stream.
 
 The TwiML `<Stream>` URL may not carry a query string, so the token travels as a `<Parameter>` and comes
-back in the stream's `start.customParameters`. It binds the user, the purpose, our call session and
-(for inbound calls, where it is known) Twilio's call sid. HMAC-SHA256 with a key derived from
+back in the stream's `start.customParameters`. It binds the user, the purpose, our call session and Twilio's
+call sid; the media socket admits it for that call only, and once (`db.calls.claim_stream`).
+
+An outbound call's sid is unknown until Twilio answers our create(), so its token cannot carry one yet. The
+call is placed with an answer URL instead of TwiML (`outbound_answer_url`), holding a grant without a call sid
+(which opens no stream). Twilio fetches that URL when the call is answered, signed and with its CallSid; the
+webhook binds the sid to the call session and only then answers the TwiML with a stream token bound to it.
+
+HMAC-SHA256 with a key derived from
 COACH_SECRET_KEY's first secret; compared in constant time with each listed secret's (`secret_keys`), so a
 call set up just before a rotation still streams.
 """
@@ -42,6 +49,11 @@ def public_ws_base(public_url: str) -> str:
 def media_stream_url(public_url: str) -> str:
     """The address Twilio streams the call audio to."""
     return f"{public_ws_base(public_url)}/twilio/media"
+
+
+def outbound_answer_url(public_url: str, grant: str) -> str:
+    """The address Twilio fetches an answered outbound call's TwiML from, with the call's grant."""
+    return f"{public_url.rstrip('/')}/twilio/outbound?grant={grant}"
 
 
 def _signature(secret: str, payload: str) -> str:

@@ -6,12 +6,17 @@ recipient's newest messages or calls from our number and adopts one created sinc
 body for an SMS) instead of creating it again. A caller that knows an earlier attempt of the same action may
 have got through (a scheduled job run again after a crash) passes `attempted_since`: the look-up then comes
 before the first create too.
+
+The look-up is a safe request, so it is retried on its own with the same backoff (a 5xx, 429 or no answer).
+A look-up that still fails leaves the earlier create's outcome unknown: the action then fails with
+SERVICE_UNAVAILABLE and nothing is created again. An SMS or call that did get through is then recorded as
+failed, which is the lesser harm than sending it twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -19,6 +24,7 @@ from typing import TypeVar
 import requests
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -69,9 +75,9 @@ class TwilioChannel:
         return await self._create(create, created_since, "twilio.messages.create", attempted_since)
 
     async def place_call(
-        self, to: str, twiml: str, status_callback: str, *, attempted_since: datetime | None = None
+        self, to: str, answer_url: str, status_callback: str, *, attempted_since: datetime | None = None
     ) -> PlacedCall:
-        """Dial `to`; `twiml` runs when the call is answered.
+        """Dial `to`; when the call is answered Twilio POSTs to `answer_url` (signed, with the CallSid) for its TwiML.
 
         Answering-machine detection runs asynchronously (the conversation starts at once) and reports
         `AnsweredBy` to the same status callback, which replaces a voicemail's stream with a short message.
@@ -81,7 +87,8 @@ class TwilioChannel:
             call = self.client.calls.create(
                 to=to,
                 from_=self.from_number,
-                twiml=twiml,
+                url=answer_url,
+                method="POST",
                 status_callback=status_callback,
                 status_callback_method="POST",
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
@@ -122,32 +129,60 @@ class TwilioChannel:
         look_first = attempted_since is not None
         attempts = 0
 
-        def attempt() -> T:
+        async def attempt() -> T:
             nonlocal attempts
             attempts += 1
-            if (attempts > 1 or look_first) and (created := created_since(since)) is not None:
-                return created
-            return create()
+            if attempts > 1 or look_first:
+                if (created := await self._look_up(created_since, since, what)) is not None:
+                    return created
+            return await asyncio.to_thread(create)
 
-        return await self._call(attempt, what)
+        return await self._retried(attempt, what)
 
-    async def _call(self, func, what: str):  # type: ignore[no-untyped-def]
+    async def _look_up(self, created_since: Callable[[datetime], T | None], since: datetime, what: str) -> T | None:
+        """`created_since(since)` with its own retries. When it still fails, a ToolFailure that the create's
+        retries do not repeat: whether the earlier create went through is unknown, so it is not made again."""
         try:
-            return await with_retries(lambda: asyncio.to_thread(func), _status, self.retry, what)
-        except TwilioException as exc:
-            raise provider_failure(exc) from None
-        except requests.RequestException as exc:
+            return await with_retries(
+                lambda: asyncio.to_thread(created_since, since), _status, self.retry, f"{what} look-up"
+            )
+        except (TwilioException, requests.RequestException) as exc:
+            failure = _as_failure(exc)
             raise ToolFailure(
                 ErrorCode.SERVICE_UNAVAILABLE,
-                f"Twilio did not answer: {type(exc).__name__}",
-                {"provider": "twilio", "provider_status": None, "provider_code": None},
+                f"{failure.message}; an earlier attempt may have got through, so it was not repeated",
+                failure.details,
             ) from None
+
+    async def _call(self, func: Callable[[], T], what: str) -> T:
+        return await self._retried(lambda: asyncio.to_thread(func), what)
+
+    async def _retried(self, attempt: Callable[[], Awaitable[T]], what: str) -> T:
+        """`attempt()` with retries; Twilio's errors and no answer at all become ToolFailures."""
+        try:
+            return await with_retries(attempt, _status, self.retry, what)
+        except (TwilioException, requests.RequestException) as exc:
+            raise _as_failure(exc) from None
+
+
+def _as_failure(exc: TwilioException | requests.RequestException) -> ToolFailure:
+    if isinstance(exc, TwilioException):
+        return provider_failure(exc)
+    return ToolFailure(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        f"Twilio did not answer: {type(exc).__name__}",
+        {"provider": "twilio", "provider_status": None, "provider_code": None},
+    )
 
 
 def _status(exc: Exception) -> int | None:
     if isinstance(exc, requests.RequestException):
         return NETWORK_FAILURE_STATUS
-    return getattr(exc, "status", None) if isinstance(exc, TwilioException) else None
+    if isinstance(exc, TwilioRestException):
+        return exc.status
+    if isinstance(exc, TwilioException):  # a list's page error: TwilioException("Unable to fetch page", response)
+        return next((arg.status_code for arg in exc.args if isinstance(arg, Response)), None)
+    return None
 
 
 def _created_since(date_created: datetime | None, since: datetime) -> bool:
@@ -156,9 +191,9 @@ def _created_since(date_created: datetime | None, since: datetime) -> bool:
 
 def provider_failure(exc: TwilioException) -> ToolFailure:
     """Map a Twilio error to our codes, keeping the provider's own message and code."""
-    status = getattr(exc, "status", None)
+    status = _status(exc)
     code = getattr(exc, "code", None)
-    message = getattr(exc, "msg", None) or str(exc)
+    message = getattr(exc, "msg", None) or (str(exc.args[0]) if exc.args else type(exc).__name__)
     details = {"provider": "twilio", "provider_status": status, "provider_code": code}
     if code == UNSUBSCRIBED:
         return ToolFailure(ErrorCode.PERMISSION_DENIED, f"the recipient has opted out of messages: {message}", details)

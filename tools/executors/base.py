@@ -27,6 +27,8 @@ class Execution:
     now: datetime
     attempted_since: datetime | None = None
     """When an earlier attempt of this action may have reached a provider (see `dispatch`), since when."""
+    approved_by: str | None = None
+    """The action whose recorded human yes covers this one; a reminder or sequence it sets up keeps it."""
 
     @property
     def zone(self) -> ZoneInfo:

@@ -153,6 +153,7 @@ async def schedule_reminder(run: Execution, args: ScheduleReminder) -> dict[str,
         recurrence=spec.rrule,
         timezone=spec.zone.key,
         channel=args.channel,
+        approved_by=run.approved_by,
     )
     run.session.add(reminder)
     await run.session.flush()

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.twiml.voice_response import Connect, VoiceResponse
-
-from db import consent
-from db.models import CallSession, Contact
+from db import calls, consent
+from db.models import Contact
 from policy.addresses import InvalidAddress, normalize_email
 from tools.catalogue import MakeVoiceCall, RecordOptOut, SendEmail, SendEmailToContact, SendSms
 from tools.channels.resend import ResendChannel
-from tools.channels.stream_token import issue_stream_token, media_stream_url
+from tools.channels.stream_token import issue_stream_token, outbound_answer_url
 from tools.channels.twilio import UNSUBSCRIBED, TwilioChannel
 from tools.executors.base import Execution
 from tools.results import ErrorCode, ToolFailure
 
+log = logging.getLogger("coach.calls")
 ATTRIBUTION = "Sent on behalf of {name} via Vision Coach"
 
 
@@ -92,32 +92,32 @@ async def send_email_to_contact(run: Execution, args: SendEmailToContact) -> dic
 async def make_voice_call(run: Execution, args: MakeVoiceCall) -> dict[str, Any]:
     phone = _user_phone(run)
     twilio = _twilio(run)
-    call = CallSession(user_id=run.user.id, direction="outbound", purpose=args.call_type, status="initiated")
-    run.session.add(call)
-    await run.session.flush()
-    token = issue_stream_token(
-        run.services.secret_key, user_id=run.user.id, call_session_id=call.id, purpose=args.call_type,
+    call_id = await _new_outbound_call(run, args.call_type)
+    grant = issue_stream_token(
+        run.services.secret_key, user_id=run.user.id, call_session_id=call_id, purpose=args.call_type,
         message=args.message, ttl_s=600,
     )
-    response = VoiceResponse()
-    connect = Connect()
-    stream = connect.stream(url=media_stream_url(run.services.public_url))
-    stream.parameter(name="token", value=token)
-    stream.parameter(name="purpose", value=args.call_type)
-    response.append(connect)
     try:
         placed = await twilio.place_call(
-            phone, str(response), f"{run.services.public_url.rstrip('/')}/twilio/status",
-            attempted_since=run.attempted_since,
+            phone, outbound_answer_url(run.services.public_url, grant),
+            f"{run.services.public_url.rstrip('/')}/twilio/status", attempted_since=run.attempted_since,
         )
     except ToolFailure as failure:
-        call.status = "failed"
-        call.end_reason = failure.message
+        await calls.finish_call(run.session, call_id, "failed", failure.message)
         await _suppress_if_unsubscribed(run, failure, phone, "call")
         raise
-    call.call_sid = placed.sid
-    call.status = placed.status
-    return {"call_sid": placed.sid, "call_session_id": call.id, "to": phone, "call_type": args.call_type}
+    if not await calls.bind_call_sid(run.session, call_id, placed.sid):
+        log.error("the answered call's sid differs from the placed one", extra={"call_session_id": call_id})
+    return {"call_sid": placed.sid, "call_session_id": call_id, "to": phone, "call_type": args.call_type}
+
+
+async def _new_outbound_call(run: Execution, purpose: str) -> str:
+    """The call session, committed before dialling: Twilio's answer webhook may come before this action's
+    transaction commits, and must find the session to bind the call sid to."""
+    async with run.services.sessions() as session:
+        call = await calls.start_call(session, user_id=run.user.id, direction="outbound", purpose=purpose, status="initiated")
+        await session.commit()
+    return call.id
 
 
 async def record_opt_out(run: Execution, args: RecordOptOut) -> dict[str, Any]:

@@ -43,6 +43,7 @@ async def create_action_sequence(run: Execution, args: CreateActionSequence) -> 
         trigger_config={"target": target} if target else {},
         steps=[step.model_dump(mode="json") for step in args.actions],
         status="active",
+        approved_by=run.approved_by,
     )
     run.session.add(sequence)
     await run.session.flush()

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
+from policy.risk import DELIVERY_TOOLS
 from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.reads import Reads
@@ -44,11 +45,12 @@ class JobKind:
 
 def outreach(channel: str, text: str, *, subject: str, call_type: str) -> tuple[str, dict[str, Any]]:
     """The tool and arguments that bring `text` to the user on `channel` (sms, email or call)."""
-    if channel == "email":
-        return "send_email", {"subject": subject, "body": text}
-    if channel == "call":
-        return "make_voice_call", {"call_type": call_type, "message": text}
-    return "send_sms", {"message": text}
+    tool = DELIVERY_TOOLS[channel]
+    if tool == "send_email":
+        return tool, {"subject": subject, "body": text}
+    if tool == "make_voice_call":
+        return tool, {"call_type": call_type, "message": text}
+    return tool, {"message": text}
 
 
 def acting_for(user_id: str, team_roles: Iterable[tuple[str, str]]) -> Actor:
@@ -70,14 +72,16 @@ async def deliver(
     args: dict[str, Any],
     on_finish: OnFinish,
     reads: JobReads,
+    approved_by: str | None,
 ) -> Outcome:
     """Run `tool` as the scheduler, with the job's action id as the idempotency key, reading where the
     handler read (`reads`, whose session dispatch closes). A job claimed before (a crash, a lost lease, a
     failure) may have sent before its outcome was recorded: dispatch is told since when (the job's due
-    time), so a channel without an idempotency key looks before it sends."""
+    time), so a channel without an idempotency key looks before it sends. `approved_by`: the human yes
+    that covers the delivery (see `dispatch`); without one, it is proposed when the settings want a yes."""
     result = await dispatch(
         services, actor, tool, args, action_id=job_action_id(job.id), on_finish=on_finish,
-        attempted_since=job.due_at if job.attempts > 1 else None, reads=reads,
+        attempted_since=job.due_at if job.attempts > 1 else None, reads=reads, approved_by=approved_by,
     )
     return from_result(result)
 
@@ -91,7 +95,7 @@ async def run_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnF
         return Outcome("skipped")
     actor = await scheduler_actor(reads, reminder.user_id)
     tool, args = outreach(reminder.channel, reminder.message, subject="Reminder", call_type="custom")
-    return await deliver(services, job, actor, tool, args, on_finish, reads)
+    return await deliver(services, job, actor, tool, args, on_finish, reads, reminder.approved_by)
 
 
 _REMINDERS = Reminder.__table__
@@ -172,7 +176,7 @@ async def _about_habit(
     """Bring `text` about `habit` to its owner on their habit-reminder channel."""
     actor = await scheduler_actor(reads, habit.user_id)
     tool, args = outreach(settings.habit_reminder_channel, text, subject=subject, call_type="habit_reminder")
-    return await deliver(services, job, actor, tool, args, on_finish, reads)
+    return await deliver(services, job, actor, tool, args, on_finish, reads, "settings:habit_reminders_enabled")
 
 
 async def run_habit_reminder(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
@@ -217,7 +221,7 @@ async def run_goal_checkin(services: ToolServices, job: ScheduledJob, on_finish:
     actor = await scheduler_actor(reads, job.user_id)
     text = f"Goal check-in: how are these going? {', '.join(goals)}."
     tool, args = outreach(settings.goal_checkin_channel, text, subject="Your goal check-in", call_type="goal_checkin")
-    return await deliver(services, job, actor, tool, args, on_finish, reads)
+    return await deliver(services, job, actor, tool, args, on_finish, reads, "settings:goal_checkin_enabled")
 
 
 async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_finish: OnFinish, reads: JobReads) -> Outcome:
@@ -229,7 +233,7 @@ async def run_proactive_outreach(services: ToolServices, job: ScheduledJob, on_f
     actor = await scheduler_actor(reads, job.user_id)
     text = f"Your coach here, checking in about {job.payload['topic']}. Reply any time."
     tool, args = outreach(settings.proactive_outreach_channel, text, subject="Checking in", call_type="custom")
-    return await deliver(services, job, actor, tool, args, on_finish, reads)
+    return await deliver(services, job, actor, tool, args, on_finish, reads, "settings:allow_proactive_outreach")
 
 
 def _still_scheduled(job: ScheduledJob, schedule: dict[str, Any]) -> bool:
@@ -251,7 +255,9 @@ async def run_sequence_step(services: ToolServices, job: ScheduledJob, on_finish
         return Outcome("skipped")
     actor = await scheduler_actor(reads, sequence.user_id)
     step = sequence.steps[index]
-    return await deliver(services, job, actor, step["tool"], step.get("args") or {}, on_finish, reads)
+    return await deliver(
+        services, job, actor, step["tool"], step.get("args") or {}, on_finish, reads, sequence.approved_by
+    )
 
 
 async def settle_sequence_steps(session: AsyncSession, finished: list[tuple[ScheduledJob, Outcome]], now: datetime) -> None:

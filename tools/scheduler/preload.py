@@ -47,12 +47,14 @@ class JobReads(Reads):
 
 
 async def reminder_rows(session: AsyncSession, reminder_ids: set[str]) -> dict[str, Any]:
-    """What a reminder job reads of each reminder (owner, status, channel, message), in one query."""
+    """What a reminder job reads of each reminder (owner, status, channel, message, its yes), in one query."""
     if not reminder_ids:
         return {}
     rows = (
         await session.execute(
-            select(Reminder.id, Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message)
+            select(
+                Reminder.id, Reminder.user_id, Reminder.status, Reminder.channel, Reminder.message, Reminder.approved_by
+            )
             .where(Reminder.id.in_(reminder_ids))
         )
     ).all()

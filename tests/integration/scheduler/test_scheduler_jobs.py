@@ -241,8 +241,8 @@ async def test_a_daily_0700_reminder_stays_at_0700_local_across_a_dst_change(ctx
 async def test_dispatch_with_an_executed_action_id_returns_the_recorded_result_without_running_again(ctx):
     user = await new_user(ctx)
     actor = Actor(user.id, "api")
-    first = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
-    again = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, action_id="a" * 32)
+    first = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, confidence=0.9, action_id="a" * 32)
+    again = await dispatch(ctx.services, actor, "create_task", {"title": "Once"}, confidence=0.9, action_id="a" * 32)
     assert first.success and again.success and again.data == first.data
     assert [row.status for row in await history_rows(ctx, user_id=user.id)] == ["executed"]
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from action_requests import act
 from factories import TestUser, new_user, update_user_settings
 from scheduling import jobs
 from sqlalchemy import select
@@ -110,15 +111,11 @@ async def test_completing_the_named_habit_starts_a_habit_complete_sequence(clien
     sequence_id = await create_sequence(
         client, user, name="Celebrate", trigger="habit_complete", habit_name="meditate", actions=[EMAIL_STEP]
     )
-    other_habit = await client.post(
-        "/api/actions", headers=user.headers, json={"tool": "mark_habit_complete", "args": {"habit_name": "Read"}}
-    )
+    other_habit = await act(client, user, "mark_habit_complete", {"habit_name": "Read"})
     assert other_habit.json()["success"] is True
     await worker.run_due()
     assert providers.resend.emails == []
-    done = await client.post(
-        "/api/actions", headers=user.headers, json={"tool": "mark_habit_complete", "args": {"habit_name": "Meditate"}}
-    )
+    done = await act(client, user, "mark_habit_complete", {"habit_name": "Meditate"})
     assert done.json()["success"] is True
     assert (await listed(client, user))[sequence_id]["status"] == "running"
     await worker.run_due()

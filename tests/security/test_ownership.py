@@ -1,0 +1,244 @@
+"""The attacker with an account of their own (IDOR): B, an admin of team B, acts on the ids of A, a member
+of team A. Every id-bearing route of the real app, and every tool argument that names a row, refuses:
+404 for a row of another user (so ids cannot be probed), 403 for a team B does not administer. A's rows
+are unchanged afterwards and nothing is sent.
+
+The routes are read from the app's route table and the tool arguments from the catalogue: a new path
+parameter or `*_id` argument without a probe in ROUTE_PROBES / TOOL_PROBES fails this module, naming it.
+Both backends (SQLite; PostgreSQL + Redis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from action_requests import (
+    CONTACT_EMAIL, act, cancel, confirm, error_code, pending_status, propose, team_needing_admin_for_critical,
+)
+from app_routes import Endpoint, app_endpoints
+from backends import Backend, make_settings
+from factories import TestUser, daytime_clock, history_rows, new_team, new_user, update_user_settings
+from providers import Providers
+from sqlalchemy import func, select
+from sqlalchemy.orm import DeclarativeBase
+
+from db.models import ActionSequence, AgentActionFeedback, Goal, Habit, HabitCompletion, TeamAISettings
+from server.config import Settings
+from server.context import AppContext
+from tools.catalogue import TOOL_ARGS
+
+
+@dataclass(frozen=True)
+class Scene:
+    client: httpx.AsyncClient
+    ctx: AppContext
+    providers: Providers
+    team_a: str
+    team_b: str
+    a: TestUser  # the victim, a member of team A
+    b: TestUser  # the attacker, an admin of team B
+
+    async def as_b(self, endpoint: Endpoint, body: dict[str, Any] | None = None, **ids: str) -> httpx.Response:
+        """B's request to `endpoint` with the path's ids filled in from `ids`."""
+        return await self.client.request(endpoint.method, endpoint.url(**ids), headers=self.b.headers, json=body or {})
+
+
+Probe = Callable[[Scene, Endpoint], Awaitable[None]]
+
+
+@pytest.fixture
+def settings(backend: Backend, providers: Providers) -> Settings:
+    """Overrides conftest's `settings`: messages go to the provider fakes, where a leak would show."""
+    return make_settings(backend, **providers.settings())
+
+
+@pytest.fixture
+async def scene(app, client, providers) -> Scene:
+    ctx = app.state.ctx
+    daytime_clock(ctx)
+    team_a, team_b = await new_team(ctx, "A"), await new_team(ctx, "B")
+    a = await new_user(ctx, team_id=team_a, name="Ann A")
+    b = await new_user(ctx, team_id=team_b, role="admin", name="Bob B")
+    await update_user_settings(ctx, b, auto_approve_medium_risk=True)  # B's tool calls run at once
+    return Scene(client, ctx, providers, team_a, team_b, a, b)
+
+
+def assert_not_found(response: httpx.Response) -> None:
+    assert response.status_code == 404, response.text
+    assert error_code(response) == "NOT_FOUND"
+
+
+async def row(ctx: AppContext, model: type[DeclarativeBase], key: str) -> Any:
+    async with ctx.sessions() as session:
+        return await session.get(model, key)
+
+
+# --- probes: the arrangement of A's row, B's attempt, and what must not have changed ------------
+
+
+async def resolve_a_pending_action(scene: Scene, endpoint: Endpoint) -> None:
+    action_id = await propose(scene.client, scene.a)
+    assert_not_found(await scene.as_b(endpoint, action_id=action_id))
+    assert await pending_status(scene.ctx, action_id) == "pending_confirmation"
+    assert scene.providers.twilio.requests == []
+
+
+async def feedback_on_a_history_entry(scene: Scene, endpoint: Endpoint) -> None:
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
+    [entry] = await history_rows(scene.ctx, user_id=scene.a.id)
+    assert_not_found(await scene.as_b(endpoint, history_id=entry.id))
+    async with scene.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).where(AgentActionFeedback.history_id == entry.id)) == 0
+
+
+async def a_sequence(scene: Scene) -> str:
+    """A manual sequence of A's, proposed and confirmed by A."""
+    step = {"delay_minutes": 0, "tool": "send_sms", "args": {"message": "Go"}}
+    args = {"name": "Mine", "trigger": "manual", "actions": [step]}
+    action_id = await propose(scene.client, scene.a, "create_action_sequence", args)
+    return (await confirm(scene.client, scene.a, action_id)).json()["data"]["sequence_id"]
+
+
+async def act_on_a_sequence(scene: Scene, endpoint: Endpoint) -> None:
+    sequence_id = await a_sequence(scene)
+    assert_not_found(await scene.as_b(endpoint, sequence_id=sequence_id))
+    assert (await row(scene.ctx, ActionSequence, sequence_id)).status == "active"
+
+
+async def administer_another_team(scene: Scene, endpoint: Endpoint) -> None:
+    """B administers team B only: team A's settings and audit views are 403, and show or change nothing."""
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})  # something the views would show
+    before = await row(scene.ctx, TeamAISettings, scene.team_a)
+    change = {"blocked_topics": ["hijacked"], "require_admin_approval_critical": True}
+    response = await scene.as_b(endpoint, change, team_id=scene.team_a)
+    assert (response.status_code, error_code(response)) == (403, "PERMISSION_DENIED")
+    assert list(response.json()) == ["error"]
+    after = await row(scene.ctx, TeamAISettings, scene.team_a)
+    assert (after.blocked_topics, after.require_admin_approval_critical) == (
+        before.blocked_topics, before.require_admin_approval_critical,
+    )
+
+
+async def read_a_calendar_feed(scene: Scene, endpoint: Endpoint) -> None:
+    """The feed's secret path is its capability: A's ids, or a made-up secret, open nothing."""
+    created = await scene.client.post("/api/calendar/feed", headers=scene.a.headers)
+    assert (await scene.client.get(urlsplit(created.json()["url"]).path)).status_code == 200  # A's own opens
+    for guess in ({"secret": scene.a.id}, {"secret": scene.team_a}, {}):
+        assert_not_found(await scene.as_b(endpoint, **guess))
+
+
+ROUTE_PROBES: dict[str, Probe] = {
+    "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
+    "POST /api/actions/pending/{action_id}/cancel": resolve_a_pending_action,
+    "POST /api/actions/{history_id}/feedback": feedback_on_a_history_entry,
+    "POST /api/sequences/{sequence_id}/cancel": act_on_a_sequence,
+    "POST /api/sequences/{sequence_id}/run": act_on_a_sequence,
+    "GET /api/teams/{team_id}/settings": administer_another_team,
+    "PUT /api/teams/{team_id}/settings": administer_another_team,
+    "GET /api/admin/teams/{team_id}/activity": administer_another_team,
+    "GET /api/admin/teams/{team_id}/traces": administer_another_team,
+    "GET /api/admin/teams/{team_id}/feedback": administer_another_team,
+    "GET /calendar/{secret}.ics": read_a_calendar_feed,
+}
+
+
+def id_bearing_endpoints() -> dict[str, Endpoint]:
+    return {endpoint.key: endpoint for endpoint in app_endpoints() if endpoint.parameters}
+
+
+def test_every_id_bearing_route_has_an_ownership_probe() -> None:
+    unprobed = id_bearing_endpoints().keys() - ROUTE_PROBES.keys()
+    assert not unprobed, f"id-bearing routes with no ownership probe (add one to ROUTE_PROBES): {sorted(unprobed)}"
+    assert ROUTE_PROBES.keys() <= id_bearing_endpoints().keys(), "a probe for a route that no longer exists"
+
+
+@pytest.mark.parametrize("route", ROUTE_PROBES)
+async def test_another_user_acting_on_an_id_is_refused_and_the_row_is_unchanged(scene, route):
+    await ROUTE_PROBES[route](scene, id_bearing_endpoints()[route])
+
+
+# --- ids in tool arguments (POST /api/actions, and every voice or chat tool call) ---------------
+
+
+async def resolve_a_pending_action_by_tool(scene: Scene, tool: str) -> None:
+    action_id = await propose(scene.client, scene.a)
+    assert_not_found(await act(scene.client, scene.b, tool, {"action_id": action_id}))
+    assert await pending_status(scene.ctx, action_id) == "pending_confirmation"
+    assert scene.providers.twilio.requests == []
+
+
+async def complete_a_habit(scene: Scene, tool: str) -> None:
+    async with scene.ctx.sessions() as session:
+        habit = Habit(user_id=scene.a.id, name="Meditate")
+        session.add(habit)
+        await session.commit()
+    assert_not_found(await act(scene.client, scene.b, tool, {"habit_id": habit.id}))
+    async with scene.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).where(HabitCompletion.habit_id == habit.id)) == 0
+
+
+async def move_a_goal(scene: Scene, tool: str) -> None:
+    async with scene.ctx.sessions() as session:
+        goal = Goal(user_id=scene.a.id, title="Run a marathon", progress=40)
+        session.add(goal)
+        await session.commit()
+    assert_not_found(await act(scene.client, scene.b, tool, {"goal_id": goal.id, "progress": 100, "note": "done"}))
+    after = await row(scene.ctx, Goal, goal.id)
+    assert (after.progress, after.last_note, after.status) == (40, "", "active")
+
+
+TOOL_PROBES: dict[tuple[str, str], Callable[[Scene, str], Awaitable[None]]] = {
+    ("confirm_pending_action", "action_id"): resolve_a_pending_action_by_tool,
+    ("cancel_pending_action", "action_id"): resolve_a_pending_action_by_tool,
+    ("mark_habit_complete", "habit_id"): complete_a_habit,
+    ("update_goal_progress", "goal_id"): move_a_goal,
+}
+
+
+def test_every_id_naming_tool_argument_has_an_ownership_probe() -> None:
+    arguments = {
+        (tool, field) for tool, model in TOOL_ARGS.items() for field in model.model_fields if field.endswith("_id")
+    }
+    unprobed = arguments - TOOL_PROBES.keys()
+    assert not unprobed, f"tool arguments naming a row with no probe (add one to TOOL_PROBES): {sorted(unprobed)}"
+    assert TOOL_PROBES.keys() <= arguments, "a probe for a tool argument that no longer exists"
+
+
+@pytest.mark.parametrize(("tool", "argument"), TOOL_PROBES)
+async def test_a_tool_call_naming_another_users_row_is_not_found_and_the_row_is_unchanged(scene, tool, argument):
+    await TOOL_PROBES[tool, argument](scene, tool)
+
+
+# --- what the routes above do not show on their own --------------------------------------------
+
+
+async def test_an_admin_of_another_team_cannot_approve_a_critical_action_awaiting_its_teams_admin(scene):
+    member, _ = await team_needing_admin_for_critical(scene.ctx)
+    action_id = await propose(scene.client, member, "send_email_to_contact", CONTACT_EMAIL)
+    assert_not_found(await confirm(scene.client, scene.b, action_id))
+    assert_not_found(await cancel(scene.client, scene.b, action_id))
+    assert await pending_status(scene.ctx, action_id) == "pending_confirmation"
+    assert scene.providers.resend.requests == []
+
+
+async def test_an_admin_filtering_their_own_teams_traces_by_another_teams_action_id_gets_none(scene):
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
+    [entry] = await history_rows(scene.ctx, user_id=scene.a.id)
+    response = await scene.client.get(
+        f"/api/admin/teams/{scene.team_b}/traces", params={"action_id": entry.action_id}, headers=scene.b.headers,
+    )
+    assert response.status_code == 200 and response.json() == {"traces": []}
+
+
+async def test_another_users_lists_show_none_of_the_victims_rows(scene):
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
+    await propose(scene.client, scene.a)
+    await a_sequence(scene)
+    lists = {"/api/actions/pending": "pending", "/api/actions/history": "history", "/api/sequences": "sequences"}
+    seen = {path: (await scene.client.get(path, headers=scene.b.headers)).json()[key] for path, key in lists.items()}
+    assert seen == dict.fromkeys(lists, [])
