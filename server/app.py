@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
-from server.middleware import RequestContextMiddleware
+from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware
 from server.routes import actions, admin, browser, calendar, chat, health, media, sequences, settings as settings_routes, tokens, twilio
 from server.worker import Worker
 
@@ -67,7 +67,15 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
 
     return Starlette(
         routes=[*health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *sequences.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes],
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                limits={"/twilio/": settings.COACH_MAX_TWILIO_BODY_BYTES, "/api/": settings.COACH_MAX_API_BODY_BYTES},
+                default=settings.COACH_MAX_BODY_BYTES,
+            ),
+            Middleware(NoNulInUrlMiddleware),
+        ],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,

@@ -141,7 +141,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     # (httptools measured no different.)
     uvicorn.run(
         create_app(settings, run_worker=not args.no_worker), host=args.host, port=args.port, log_config=None, ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=False, ws_max_size=settings.COACH_MAX_WS_MESSAGE_BYTES,
     )
     return 0
 

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
 
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
 
+    # Request bodies are bounded before they are read (server.middleware.BodyLimitMiddleware), per route
+    # family: Twilio's webhooks are a few KB; the API's largest legitimate body (a sequence of emails) is
+    # well under a megabyte; every other route (pages, forms, whatever is added next) gets the API's bound.
+    COACH_MAX_TWILIO_BODY_BYTES: int = Field(default=64 * 1024, gt=0)
+    COACH_MAX_API_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
+    COACH_MAX_BODY_BYTES: int = Field(default=1024 * 1024, gt=0)
+    # The largest websocket message uvicorn accepts (`coach serve`): Twilio's media frames are ~400 bytes, the
+    # browser's audio frames a few KB.
+    COACH_MAX_WS_MESSAGE_BYTES: int = Field(default=256 * 1024, gt=0)
+
     @field_validator("COACH_SECRET_KEY")
     @classmethod
     def _lists_a_secret(cls, value: str) -> str:

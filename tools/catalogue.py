@@ -4,6 +4,7 @@ validation in dispatch and the Gemini function declaration the voice session and
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -12,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.timespec import resolve_local_time
 
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the user's time zone")]
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", max_length=5, description="HH:MM in the user's time zone")]
 CallType = Literal["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"]
 ReminderChannel = Literal["sms", "email", "call"]
+# Each step's arguments are bounded by its tool's model; together they stay the size of a long email, not twenty.
+MAX_SEQUENCE_ARGS_CHARS = 40_000
 
 
 class ToolArgs(BaseModel):
@@ -40,6 +43,7 @@ class ScheduleReminder(ToolArgs):
 
     message: str = Field(min_length=1, max_length=1000, description="what to remind the user of")
     remind_at: str = Field(
+        max_length=64,
         description=(
             "the first reminder as a local ISO 8601 datetime WITHOUT offset, YYYY-MM-DDTHH:MM, in the future. "
             "Examples when it is Tuesday 2026-11-24 14:00: 'in 20 minutes' -> 2026-11-24T14:20; "
@@ -49,11 +53,13 @@ class ScheduleReminder(ToolArgs):
     )
     timezone: str | None = Field(
         default=None,
+        max_length=64,
         description="IANA time zone of remind_at, e.g. Europe/London; only when the user names another "
         "place's time, otherwise leave it out and the user's own time zone is used",
     )
     recurrence: str | None = Field(
         default=None,
+        max_length=500,
         description=(
             "only for a repeating reminder: an RFC 5545 RRULE without DTSTART; the time of day comes from "
             "remind_at. 'every morning at 7' -> FREQ=DAILY; 'every weekday at 6:30' -> "
@@ -69,8 +75,8 @@ class ScheduleReminder(ToolArgs):
 class MarkHabitComplete(ToolArgs):
     """Record that the user did a habit today. Give habit_id or habit_name."""
 
-    habit_id: str | None = None
-    habit_name: str | None = None
+    habit_id: str | None = Field(default=None, max_length=64)
+    habit_name: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def one_reference(self) -> MarkHabitComplete:
@@ -82,8 +88,8 @@ class MarkHabitComplete(ToolArgs):
 class UpdateGoalProgress(ToolArgs):
     """Set a goal's progress (0-100) with an optional note. Give goal_id or goal_name."""
 
-    goal_id: str | None = None
-    goal_name: str | None = None
+    goal_id: str | None = Field(default=None, max_length=64)
+    goal_name: str | None = Field(default=None, max_length=300)
     progress: int = Field(ge=0, le=100)
     note: str = Field(default="", max_length=2000)
 
@@ -98,7 +104,7 @@ class CreateCalendarEvent(ToolArgs):
     """Add an event to the user's calendar (Google when connected, else built-in); start_time is local ISO 8601."""
 
     title: str = Field(min_length=1, max_length=500)
-    start_time: str = Field(description="local ISO 8601 datetime, e.g. 2026-12-01T10:00")
+    start_time: str = Field(max_length=64, description="local ISO 8601 datetime, e.g. 2026-12-01T10:00")
     duration_minutes: int = Field(default=60, ge=5, le=1440)
     description: str = Field(default="", max_length=4000)
     location: str = Field(default="", max_length=500)
@@ -191,12 +197,14 @@ class CreateActionSequence(ToolArgs):
     name: str = Field(min_length=1, max_length=200)
     trigger: Literal["time", "habit_complete", "goal_progress", "manual"]
     actions: list[SequenceStep] = Field(min_length=1, max_length=20)
-    start_at: str | None = Field(default=None, description="time trigger: local ISO 8601 datetime")
+    start_at: str | None = Field(default=None, max_length=64, description="time trigger: local ISO 8601 datetime")
     habit_name: str | None = Field(default=None, max_length=200, description="habit_complete trigger: which habit")
     goal_name: str | None = Field(default=None, max_length=300, description="goal_progress trigger: which goal")
 
     @model_validator(mode="after")
     def options_match_trigger(self) -> CreateActionSequence:
+        if len(json.dumps([step.args for step in self.actions], ensure_ascii=False)) > MAX_SEQUENCE_ARGS_CHARS:
+            raise ValueError(f"the steps' arguments together may be at most {MAX_SEQUENCE_ARGS_CHARS} characters")
         for option, trigger in (("start_at", "time"), ("habit_name", "habit_complete"), ("goal_name", "goal_progress")):
             if getattr(self, option) is not None and self.trigger != trigger:
                 raise ValueError(f"{option} only goes with the {trigger} trigger")

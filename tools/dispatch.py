@@ -22,11 +22,13 @@ from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
 from tools.execution import (
-    SCHEDULER, Actor, OnFinish, Subject, execute, gather_facts, parse_args, prepare, record_denial, subject_of,
+    SCHEDULER, Actor, OnFinish, Subject, checked_confidence, execute, gather_facts, parse_args, prepare, record_denial,
+    subject_of,
 )
 from tools.executors import Prepared
 from tools.log_context import action_context
 from tools.metrics import ACTIONS, DISPATCH_SECONDS
+from tools.payloads import recordable
 from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
@@ -146,7 +148,7 @@ async def _dispatch_action(
             TOOL_POLICIES[tool].risk.value, None, request.attempted_since, tuple(user.team_ids),
         )
         with action_context(record.action_id):
-            record.trace("tool_call", args=request.raw_args, source=actor.source)
+            record.trace("tool_call", args=recordable(request.raw_args or {}), source=actor.source)
             try:
                 found: _Found | ToolFailure = await _look_up(
                     reads, services, actor, user, record, request.raw_args, request.confidence
@@ -183,7 +185,7 @@ async def _look_up(
 ) -> _Found:
     """Parse, load the subject, prepare and gather facts; ToolFailure when the arguments cannot work."""
     args, parsed_confidence = parse_args(record.tool, raw_args)
-    record.confidence = confidence if confidence is not None else parsed_confidence
+    record.confidence = checked_confidence(confidence) if confidence is not None else parsed_confidence
     now = services.clock()
     subject = await subject_of(reads, user)
     prepared = prepare(record.tool, args, subject, now, actor.source)

@@ -27,6 +27,7 @@ from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
+from tools.payloads import recordable, unstorable
 from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.scheduler.sequences import fire_triggers
@@ -93,18 +94,34 @@ async def subject_of(reads: Reads, found: accounts.UserAndTeams) -> Subject:
 
 def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
     """Validate `raw` against the tool's model; `confidence` travels beside the arguments."""
+    if problem := unstorable(raw or {}):
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {problem}")
     args = dict(raw or {})
-    confidence = args.pop("confidence", None)
-    if confidence is not None and not (isinstance(confidence, (int, float)) and 0 <= confidence <= 1):
-        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "confidence must be a number between 0 and 1")
+    confidence = checked_confidence(args.pop("confidence", None))
     try:
         return TOOL_ARGS[tool].model_validate(args), confidence
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {problems}") from None
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {_problems(exc)}") from None
+
+
+def checked_confidence(value: Any) -> float | None:
+    """`value` when it is absent or a finite number in 0..1; otherwise the call is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ToolFailure(ErrorCode.INVALID_ARGUMENT, "confidence must be a number between 0 and 1")
+    return value
+
+
+def _problems(exc: ValidationError, shown: int = 5, name_chars: int = 60) -> str:
+    """The first few problems, each named by its (shortened) field path: the message is returned to the
+    caller and recorded, so a call with thousands of unknown or enormous keys must not make it large."""
+    errors = exc.errors(include_url=False, include_input=False)
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc'])[:name_chars] or 'arguments'}: {e['msg']}" for e in errors[:shown]
+    ]
+    more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+    return "; ".join(problems) + more
 
 
 def prepare(tool: str, args: ToolArgs, subject: Subject, now: datetime, source: str) -> Prepared:
@@ -220,6 +237,7 @@ async def record_denial(
     code = ErrorCode(code or ErrorCode.PERMISSION_DENIED)
     if code is ErrorCode.CONTENT_BLOCKED:
         payload = record.redact(payload, fields_redactor(outgoing_texts(TOOL_POLICIES[record.tool], payload)))
+    payload = recordable(payload)
     record.trace("tool_result", success=False, code=code.value)
     result = AgentToolResult.fail(code, message, details)
     rows = record.rows("denied", payload, error_code=code.value, error_message=message)

@@ -37,6 +37,9 @@ HTTP_STATUS = {
     "ACTION_EXPIRED": 410,
     "SERVICE_UNAVAILABLE": 503,
 }
+HISTORY_LIMIT, MAX_HISTORY_LIMIT = 500, 5000
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HISTORY_COLUMNS = [
     "id", "action_id", "tool", "status", "source", "risk_level", "confidence", "error_code", "error_message",
     "payload", "result", "created_at",
@@ -105,6 +108,17 @@ def _parse_time(request: Request, name: str) -> datetime | None:
     return moment
 
 
+def _parse_limit(request: Request) -> int:
+    """`limit`: ASCII digits from 1 to MAX_HISTORY_LIMIT (HISTORY_LIMIT when absent); anything else is 400."""
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return HISTORY_LIMIT
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_HISTORY_LIMIT)) and 1 <= int(raw) <= MAX_HISTORY_LIMIT:
+        return int(raw)
+    message = f"limit must be a whole number from 1 to {MAX_HISTORY_LIMIT}"
+    raise ApiError(400, "INVALID_ARGUMENT", message, details={"fields": [{"field": "limit", "message": message}]})
+
+
 @authenticated
 async def history(request: Request, session: AsyncSession, principal: Principal) -> Response:
     params = request.query_params
@@ -122,7 +136,7 @@ async def history(request: Request, session: AsyncSession, principal: Principal)
         query = query.where(AgentActionHistory.created_at < until)
     if params.get("q"):
         query = query.where(cast(AgentActionHistory.payload, String).ilike(f"%{params['q']}%"))
-    limit = min(int(params.get("limit", "500")) if params.get("limit", "500").isdigit() else 500, 5000)
+    limit = _parse_limit(request)
     rows = (await session.execute(query.order_by(AgentActionHistory.created_at.desc()).limit(limit))).scalars().all()
     items = [history_json(row) for row in rows]
     if output == "json":
@@ -135,8 +149,16 @@ def _csv(items: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS)
     writer.writeheader()
     for item in items:
-        writer.writerow({key: (value if not isinstance(value, dict) else _json(value)) for key, value in item.items()})
+        writer.writerow({key: _cell(value) for key, value in item.items()})
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: objects as JSON; text a spreadsheet would run as a formula gets a leading single quote."""
+    text = _json(value) if isinstance(value, dict) else value
+    if isinstance(text, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def _json(value: Any) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from db import accounts, calls, consent
+from db.models import CallSession
 from policy.addresses import InvalidAddress, normalize_phone
 from policy.consent import classify_inbound_sms
 from server.context import app_context
@@ -63,10 +66,13 @@ async def inbound_call(request: Request) -> Response:
         if user is None:
             log.info("call from an unknown number")
             return hang_up(UNKNOWN_CALLER)
-        call = await calls.start_call(session, user_id=user.id, direction="inbound", purpose="conversation", call_sid=call_sid)
-        await session.commit()
+        call = await _inbound_call_session(session, user.id, call_sid)
+    if call.user_id != user.id:
+        log.warning("a call sid already belongs to another caller")
+        return hang_up()
     token = issue_stream_token(
-        ctx.settings.COACH_SECRET_KEY, user_id=user.id, call_session_id=call.id, purpose="conversation", call_sid=call_sid
+        ctx.settings.COACH_SECRET_KEY, user_id=user.id, call_session_id=call.id, purpose="conversation", call_sid=call_sid,
+        issued_at=call.started_at.timestamp(),
     )
     return stream_to_coach(ctx.settings.PUBLIC_URL, token)
 
@@ -94,6 +100,23 @@ async def outbound_answered(request: Request) -> Response:
         purpose=grant.purpose, message=grant.message, call_sid=call_sid,
     )
     return stream_to_coach(ctx.settings.PUBLIC_URL, token)
+
+
+async def _inbound_call_session(session: AsyncSession, user_id: str, call_sid: str) -> CallSession:
+    """The call session of Twilio's `call_sid`, started now or by an earlier delivery of the same webhook
+    (Twilio retries it; two deliveries may even race, and the unique call sid lets only one insert win)."""
+    if call_sid and (earlier := await calls.by_sid(session, call_sid)) is not None:
+        return earlier
+    call = await calls.start_call(session, user_id=user_id, direction="inbound", purpose="conversation", call_sid=call_sid or None)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        earlier = await calls.by_sid(session, call_sid)
+        if earlier is None:
+            raise
+        return earlier
+    return call
 
 
 async def call_status(request: Request) -> Response:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # dispatch checks these itself (NUL, NaN, range) and records the call it refuses; see server.schemas
+    UNCHECKED_FIELDS: ClassVar[frozenset[str]] = frozenset({"args", "confidence"})
 
     tool: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
-    confidence: float | None = Field(default=None, ge=0, le=1)
+    confidence: float | None = None
 
 
 class ConfirmRequest(BaseModel):

@@ -78,8 +78,12 @@ def issue_stream_token(
     message: str = "",
     call_sid: str | None = None,
     ttl_s: int = 300,
+    issued_at: float | None = None,
 ) -> str:
-    grant = StreamGrant(user_id, call_session_id, purpose, message, call_sid, int(time.time()) + ttl_s)
+    """A token valid for `ttl_s` from `issued_at` (now by default). The same grant issued at the same time is
+    the same token, so a webhook answered again (Twilio retrying) answers exactly as before."""
+    issued = issued_at if issued_at is not None else time.time()
+    grant = StreamGrant(user_id, call_session_id, purpose, message, call_sid, int(issued) + ttl_s)
     payload = _b64(json.dumps(asdict(grant), separators=(",", ":")).encode())
     return f"{payload}.{_signature(secret_keys(secret)[0], payload)}"
 
