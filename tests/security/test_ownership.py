@@ -21,14 +21,12 @@ from action_requests import (
     CONTACT_EMAIL, act, cancel, confirm, error_code, pending_status, propose, team_needing_admin_for_critical,
 )
 from app_routes import Endpoint, app_endpoints
-from backends import Backend, make_settings
 from factories import TestUser, daytime_clock, history_rows, new_team, new_user, update_user_settings
 from providers import Providers
 from sqlalchemy import func, select
 from sqlalchemy.orm import DeclarativeBase
 
 from db.models import ActionSequence, AgentActionFeedback, Goal, Habit, HabitCompletion, TeamAISettings
-from server.config import Settings
 from server.context import AppContext
 from tools.catalogue import TOOL_ARGS
 
@@ -49,12 +47,6 @@ class Scene:
 
 
 Probe = Callable[[Scene, Endpoint], Awaitable[None]]
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    """Overrides conftest's `settings`: messages go to the provider fakes, where a leak would show."""
-    return make_settings(backend, **providers.settings())
 
 
 @pytest.fixture

@@ -16,12 +16,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from backends import Backend, make_settings
 from action_requests import act, auto_sms_user
-from factories import DAYTIME, TestUser, daytime_clock
-from providers import Providers
+from factories import DAYTIME, TestUser
 
-from server.config import Settings
 from server.context import AppContext
 
 HONOLULU = "Pacific/Honolulu"
@@ -32,17 +29,6 @@ ZONE_CHANGES = pytest.mark.parametrize(
     [(HONOLULU, KIRITIMATI), (KIRITIMATI, HONOLULU)],
     ids=["to_a_zone_already_in_the_next_day", "to_a_zone_still_in_the_previous_day"],
 )
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)
-    return app.state.ctx
 
 
 async def send_sms(client: httpx.AsyncClient, user: TestUser) -> httpx.Response:

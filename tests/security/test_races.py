@@ -16,26 +16,11 @@ import httpx
 import pytest
 from action_requests import act, auto_sms_user, cancel, confirm, error_code, pending_status, propose, statuses
 from apps import http_client, running_app
-from backends import Backend, make_settings
 from factories import daytime_clock, history_rows, new_user
-from providers import Providers
 
 from server.config import Settings
-from server.context import AppContext
 
 DAILY_LIMIT = 20
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    """Overrides conftest's `settings`: SMS go to the Twilio fake, which counts them."""
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)
-    return app.state.ctx
 
 
 @pytest.fixture

@@ -11,25 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
-from backends import Backend, make_settings
 from action_requests import act, auto_sms_user
-from factories import TestUser, daytime_clock, history_rows
+from factories import TestUser, history_rows
 from providers import Providers
 
-from server.config import Settings
 from server.context import AppContext
-
-
-@pytest.fixture
-def settings(backend: Backend, providers: Providers) -> Settings:
-    return make_settings(backend, **providers.settings())
-
-
-@pytest.fixture
-def ctx(app) -> AppContext:
-    daytime_clock(app.state.ctx)
-    return app.state.ctx
 
 
 async def send_sms(client: httpx.AsyncClient, user: TestUser, message: str) -> httpx.Response:
