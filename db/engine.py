@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import event
@@ -18,10 +19,18 @@ def make_engine(url: str, pool_size: int = 10, pre_ping: bool = True) -> AsyncEn
     closed connection fails, and that failure invalidates the whole pool.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_serializer=json_text)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping, json_serializer=json_text
+    )
+
+
+def json_text(value: Any) -> str:
+    """JSON columns as stored: non-ASCII text as itself (UTF-8), not as escapes of up to 12 bytes a
+    character, so what a payload costs to store is its UTF-8 size (`tools.payloads.stored_bytes`)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -4,7 +4,6 @@ validation in dispatch and the Gemini function declaration the voice session and
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -16,8 +15,6 @@ from tools.timespec import resolve_local_time
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", max_length=5, description="HH:MM in the user's time zone")]
 CallType = Literal["habit_reminder", "goal_checkin", "accountability", "celebration", "custom"]
 ReminderChannel = Literal["sms", "email", "call"]
-# Each step's arguments are bounded by its tool's model; together they stay the size of a long email, not twenty.
-MAX_SEQUENCE_ARGS_CHARS = 40_000
 
 
 class ToolArgs(BaseModel):
@@ -203,8 +200,6 @@ class CreateActionSequence(ToolArgs):
 
     @model_validator(mode="after")
     def options_match_trigger(self) -> CreateActionSequence:
-        if len(json.dumps([step.args for step in self.actions], ensure_ascii=False)) > MAX_SEQUENCE_ARGS_CHARS:
-            raise ValueError(f"the steps' arguments together may be at most {MAX_SEQUENCE_ARGS_CHARS} characters")
         for option, trigger in (("start_at", "time"), ("habit_name", "habit_complete"), ("goal_name", "goal_progress")):
             if getattr(self, option) is not None and self.trigger != trigger:
                 raise ValueError(f"{option} only goes with the {trigger} trigger")

@@ -160,7 +160,7 @@ async def _dispatch_action(
     with action_context(record.action_id):
         if isinstance(found, ToolFailure):
             return await record_denial(
-                services, record, dict(request.raw_args or {}), found.code, found.message, on_finish=on_finish
+                services, record, dict(request.raw_args or {}), found.code, found.message, found.details, on_finish
             )
         return await _decide_and_act(services, actor, record, found, request.approved_by, on_finish)
 

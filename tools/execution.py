@@ -27,7 +27,7 @@ from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
-from tools.payloads import recordable, unstorable
+from tools.payloads import ARGUMENTS_MAX_BYTES, recordable, stored_bytes, unstorable
 from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.scheduler.sequences import fire_triggers
@@ -96,6 +96,12 @@ def parse_args(tool: str, raw: dict[str, Any]) -> tuple[ToolArgs, float | None]:
     """Validate `raw` against the tool's model; `confidence` travels beside the arguments."""
     if problem := unstorable(raw or {}):
         raise ToolFailure(ErrorCode.INVALID_ARGUMENT, f"invalid arguments for {tool}: {problem}")
+    if (size := stored_bytes(raw or {})) > ARGUMENTS_MAX_BYTES:
+        raise ToolFailure(
+            ErrorCode.INVALID_ARGUMENT,
+            f"invalid arguments for {tool}: {size} bytes of arguments; at most {ARGUMENTS_MAX_BYTES}",
+            {"size_bytes": size, "limit_bytes": ARGUMENTS_MAX_BYTES},
+        )
     args = dict(raw or {})
     confidence = checked_confidence(args.pop("confidence", None))
     try:

@@ -48,9 +48,17 @@ def _record_for(pending: PendingAgentAction, source: str) -> ActionRecord:
 def _prompt(tool: str, args: dict[str, Any], summary: str | None = None) -> str:
     """The question the coach asks; `summary` is the tool's own words for the action (a reminder's read-back)."""
     if summary is None:
-        shown = ", ".join(f"{key}: {value}" for key, value in args.items() if value not in (None, ""))
+        shown = ", ".join(f"{key}: {_shortened(value)}" for key, value in args.items() if value not in (None, ""))
         summary = f"{tool.replace('_', ' ')} ({shown})"
     return f"Shall I {summary}? Please say yes or no."
+
+
+PROMPT_VALUE_CHARS = 300  # a question is spoken: a long email body is quoted by its start (the card shows it all)
+
+
+def _shortened(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= PROMPT_VALUE_CHARS else text[:PROMPT_VALUE_CHARS] + "…"
 
 
 async def propose(

@@ -146,3 +146,16 @@ async def test_a_call_sid_already_taken_by_another_caller_is_hung_up_without_a_s
     response = await post_call(client, {"CallSid": "CA-taken", "From": second.phone})
     assert response.status_code == 200
     assert "<Hangup" in response.text and "<Stream" not in response.text
+
+
+async def test_an_unpaired_surrogate_in_a_tool_argument_is_refused_and_the_denial_recorded(client, app):
+    user = await new_user(app.state.ctx)
+    body = '{"tool": "create_task", "args": {"title": "Run \\ud800"}, "confidence": 0.9}'
+    assert_error(await send_json_text(client, user, "/api/actions", body), 422)
+    [denied] = await history_rows(app.state.ctx, user_id=user.id)
+    assert (denied.status, denied.error_code) == ("denied", "INVALID_ARGUMENT")
+
+
+async def test_an_unpaired_surrogate_in_any_other_body_is_422(client, app):
+    user = await new_user(app.state.ctx)
+    assert_error(await send_json_text(client, user, "/api/chat", '{"message": "hello \\udc00"}'), 422)

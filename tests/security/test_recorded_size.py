@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
-from factories import TestUser, history_rows, new_user
+from action_requests import act, confirm
+from factories import history_rows, new_user
 from sqlalchemy import select
 
-from db.models import AgentActionHistory, AgentExecutionTrace
+from db.engine import json_text
+from db.models import AgentActionHistory, AgentExecutionTrace, PendingAgentAction
 from server.context import AppContext
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
+from tools.payloads import ARGUMENTS_MAX_BYTES
 
 ROW_BOUND = 64 * 1024
 # A valid call of each tool with string arguments; each test below makes one of its strings too long.
@@ -51,14 +54,10 @@ def max_length(tool: str, argument: str) -> int | None:
     return next((constraint.max_length for constraint in metadata if getattr(constraint, "max_length", None)), None)
 
 
-async def act(client: httpx.AsyncClient, user: TestUser, tool: str, args: dict[str, Any]) -> httpx.Response:
-    return await client.post("/api/actions", headers=user.headers, json={"tool": tool, "args": args})
-
-
 def stored_size(row: Any) -> int:
     """Bytes of a row's values as the database holds them (JSON columns as their JSON text)."""
     return sum(
-        len((json.dumps(value) if isinstance(value, (dict, list)) else str(value)).encode())
+        len((json_text(value) if isinstance(value, (dict, list)) else str(value)).encode())
         for value in row if value is not None
     )
 
@@ -68,8 +67,9 @@ async def largest_row(ctx: AppContext, user: TestUser) -> int:
         rows = [
             *(await session.execute(select(AgentActionHistory.__table__).where(AgentActionHistory.user_id == user.id))),
             *(await session.execute(select(AgentExecutionTrace.__table__).where(AgentExecutionTrace.user_id == user.id))),
+            *(await session.execute(select(PendingAgentAction.__table__).where(PendingAgentAction.user_id == user.id))),
         ]
-    assert rows, "the refused call was not recorded"
+    assert rows, "the call was not recorded"
     return max(stored_size(row) for row in rows)
 
 
@@ -89,6 +89,26 @@ async def test_a_string_argument_just_over_its_tools_limit_is_422_and_recorded_i
     response = await act(client, user, tool, {**VALID_ARGS[tool], argument: "x" * (limit + 1)})
     assert response.status_code == 422, response.text
     assert f"{argument}: String should have at most {limit} characters" in response.json()["error"]["message"]
+    assert await largest_row(app.state.ctx, user) < ROW_BOUND
+
+
+@pytest.mark.parametrize("character", ["x", "é", "水", "😀"])
+async def test_the_largest_valid_call_writes_rows_under_64_kb_in_any_script(client, app, character):
+    user = await new_user(app.state.ctx)
+    most = max_length("send_email", "body") or ARGUMENTS_MAX_BYTES
+    body = character * min(most, (ARGUMENTS_MAX_BYTES - 100) // len(character.encode()))
+    proposed = await act(client, user, "send_email", {"subject": "Run", "body": body})
+    assert proposed.json()["needs_confirmation"], proposed.text
+    assert (await confirm(client, user, proposed.json()["pending_action_id"])).status_code in (200, 503)
+    assert {row.status for row in await history_rows(app.state.ctx, user_id=user.id)} >= {"proposed", "confirmed"}
+    assert await largest_row(app.state.ctx, user) < ROW_BOUND
+
+
+async def test_arguments_over_the_stored_size_bound_are_refused_with_their_size(client, app):
+    user = await new_user(app.state.ctx)
+    response = await act(client, user, "send_email", {"subject": "Run", "body": "😀" * 9000})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["limit_bytes"] == ARGUMENTS_MAX_BYTES
     assert await largest_row(app.state.ctx, user) < ROW_BOUND
 
 
