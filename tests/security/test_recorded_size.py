@@ -9,10 +9,9 @@ import hashlib
 import json
 from typing import Any
 
-import httpx
 import pytest
 from action_requests import act, confirm
-from factories import history_rows, new_user
+from factories import TestUser, history_rows, new_user
 from sqlalchemy import select
 
 from db.engine import json_text
