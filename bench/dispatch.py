@@ -87,7 +87,7 @@ async def measure(backend: str, database_url: str, redis_url: str | None, calls:
         actor = Actor(user.id, "api")
 
         async def auto(i: int) -> None:
-            result = await dispatch(services, actor, "create_task", {"title": f"task {i}"})
+            result = await dispatch(services, actor, "create_task", {"title": f"task {i}"}, confidence=0.9)
             assert result.success and not result.needs_confirmation, result
 
         async def confirm(i: int) -> None:

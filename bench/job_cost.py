@@ -134,13 +134,15 @@ async def dispatch_costs(ctx: AppContext, counters: Counters, calls: int) -> lis
     async def emails() -> None:
         for actor in actors:
             result = await dispatch(ctx.services, actor, "send_email", {"subject": "Hi", "body": "Stretch"},
-                                    action_id=uuid.uuid4().hex)
-            assert result.success, result
+                                    action_id=uuid.uuid4().hex, approved_by=uuid.uuid4().hex)  # a confirmed reminder's
+            assert result.success and not result.needs_confirmation, result
 
     async def tasks() -> None:
         for actor in actors:
-            result = await dispatch(ctx.services, Actor(actor.user_id, "api"), "create_task", {"title": "task"})
-            assert result.success, result
+            result = await dispatch(
+                ctx.services, Actor(actor.user_id, "api"), "create_task", {"title": "task"}, confidence=0.9
+            )
+            assert result.success and not result.needs_confirmation, result
 
     return [
         await measured("dispatch send_email (scheduler)", calls, counters, emails),
