@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,8 +21,7 @@ from apps import http_client, running_app
 from backends import Backend, make_settings
 from action_requests import act
 from factories import DAYTIME, TestUser, daytime_clock, new_user, update_user_settings
-from fakes.google import FakeGoogle
-from fakes.server import running_server
+from providers import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, GoogleWorld, running_google
 from sqlalchemy import select
 
 from db.models import (
@@ -40,32 +38,20 @@ from server.context import AppContext
 from tools.channels.google_calendar import event_id_for, pkce_challenge
 from tools.channels.sealing import SealError, sealer_for
 
-CLIENT_ID = "coach-test.apps.example.test"
-CLIENT_SECRET = "google-client-secret-for-tests"
 WEDNESDAY = "2026-11-25"
 SATURDAY = "2026-11-28"
 MONDAY_TO_FRIDAY = [0, 1, 2, 3, 4]
 
 
-@dataclass(frozen=True)
-class GoogleWorld:
-    fake: FakeGoogle
-    url: str
-
-
 @pytest.fixture
 def google() -> Iterator[GoogleWorld]:
-    fake = FakeGoogle(CLIENT_ID, CLIENT_SECRET)
-    with running_server(fake.app) as url:
-        yield GoogleWorld(fake, url)
+    with running_google() as world:
+        yield world
 
 
 @pytest.fixture
 def settings(backend: Backend, google: GoogleWorld) -> Settings:
-    return make_settings(
-        backend, GOOGLE_CLIENT_ID=CLIENT_ID, GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
-        GOOGLE_OAUTH_BASE_URL=google.url, GOOGLE_CALENDAR_BASE_URL=google.url,
-    )
+    return make_settings(backend, **google.settings())
 
 
 @pytest.fixture
@@ -115,17 +101,8 @@ async def start_connect(client: httpx.AsyncClient, user: TestUser) -> dict[str, 
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()} | {"url": url}
 
 
-async def consent(url: str) -> str:
-    """The browser at Google: the fake consents and redirects; returns our callback's path and query."""
-    async with httpx.AsyncClient(trust_env=False) as browser:
-        answer = await browser.get(url)
-    assert answer.status_code == 302, answer.text
-    location = urlsplit(answer.headers["location"])
-    return f"{location.path}?{location.query}"
-
-
 async def connect_google(client: httpx.AsyncClient, user: TestUser) -> None:
-    callback = await consent((await start_connect(client, user))["url"])
+    callback = await GoogleWorld.consent((await start_connect(client, user))["url"])
     response = await client.get(callback)
     assert response.status_code == 200, response.text
 
@@ -155,7 +132,7 @@ async def test_connect_gives_the_google_consent_url_with_state_and_s256_challeng
     user = await new_user(ctx)
     params = await start_connect(client, user)
     assert params["url"].startswith(f"{google.url}/o/oauth2/v2/auth?")
-    assert (params["client_id"], params["response_type"], params["code_challenge_method"]) == (CLIENT_ID, "code", "S256")
+    assert (params["client_id"], params["response_type"], params["code_challenge_method"]) == (GOOGLE_CLIENT_ID, "code", "S256")
     assert params["redirect_uri"] == "https://coach.example.test/oauth/google/callback"
     assert params["access_type"] == "offline" and "calendar.events" in params["scope"]
     async with ctx.sessions() as session:
@@ -184,7 +161,7 @@ async def test_connect_without_google_credentials_is_service_unavailable(backend
 
 async def test_callback_with_an_unknown_state_is_refused(client, ctx, google):
     user = await new_user(ctx)
-    callback = await consent((await start_connect(client, user))["url"])
+    callback = await GoogleWorld.consent((await start_connect(client, user))["url"])
     forged = callback.replace("state=", "state=forged")
     response = await client.get(forged)
     assert (response.status_code, error_code(response)) == (400, "INVALID_ARGUMENT")
@@ -193,7 +170,7 @@ async def test_callback_with_an_unknown_state_is_refused(client, ctx, google):
 
 async def test_callback_after_ten_minutes_is_refused(client, ctx, google):
     user = await new_user(ctx)
-    callback = await consent((await start_connect(client, user))["url"])
+    callback = await GoogleWorld.consent((await start_connect(client, user))["url"])
     advance(ctx, timedelta(minutes=10, seconds=1))
     response = await client.get(callback)
     assert (response.status_code, error_code(response)) == (400, "INVALID_ARGUMENT")
@@ -214,7 +191,7 @@ async def test_a_denied_consent_connects_nothing_and_uses_up_the_state(client, c
 
 async def test_a_state_is_used_once(client, ctx, google):
     user = await new_user(ctx)
-    callback = await consent((await start_connect(client, user))["url"])
+    callback = await GoogleWorld.consent((await start_connect(client, user))["url"])
     assert (await client.get(callback)).status_code == 200
     replay = await client.get(callback)
     assert (replay.status_code, error_code(replay)) == (400, "INVALID_ARGUMENT")
@@ -228,7 +205,7 @@ async def test_a_wrong_pkce_verifier_is_refused_by_the_token_endpoint(client, ct
         state = await session.get(OAuthState, params["state"])
         state.code_verifier_sealed = sealer_for(ctx.settings.COACH_SECRET_KEY).seal(user.id, "google.pkce_verifier", "x" * 50)
         await session.commit()
-    response = await client.get(await consent(params["url"]))
+    response = await client.get(await GoogleWorld.consent(params["url"]))
     assert (response.status_code, error_code(response)) == (400, "INVALID_ARGUMENT")
     assert [request.status for request in google.fake.token_requests] == [400]
     assert await connection_of(ctx, user) is None
@@ -571,5 +548,5 @@ async def test_tokens_client_secret_and_feed_secret_are_never_logged(client, ctx
     browser = ctx.settings.PUBLIC_URL
     records = [r for r in caplog.records if not (r.name == "httpx" and browser in r.getMessage())]
     logged = repr([record.__dict__ for record in records]) + "".join(record.getMessage() for record in records)
-    secrets = [*google.fake.issued_tokens, CLIENT_SECRET, feed_path(url).removeprefix("/calendar/").removesuffix(".ics")]
+    secrets = [*google.fake.issued_tokens, GOOGLE_CLIENT_SECRET, feed_path(url).removeprefix("/calendar/").removesuffix(".ics")]
     assert len(secrets) >= 5 and not [secret for secret in secrets if secret in logged]

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from apps import http_client, running_app
 from backends import Backend, make_settings
 from factories import TestUser, daytime_clock, new_user
-from fakes.google import FakeGoogle
-from fakes.server import running_server
+from providers import GoogleWorld, running_google
 from sqlalchemy import select
 from starlette.applications import Starlette
 
@@ -28,33 +25,21 @@ from db.models import OAuthState, UserCalendarConnection
 from server.config import Settings
 from server.context import AppContext
 
-CLIENT_ID = "coach-test.apps.example.test"
-CLIENT_SECRET = "google-client-secret-for-tests"
 COOKIE = "coach_oauth_browser"
 
 
-@dataclass(frozen=True)
-class Google:
-    fake: FakeGoogle
-    url: str
+@pytest.fixture
+def google() -> Iterator[GoogleWorld]:
+    with running_google() as world:
+        yield world
+
+
+def google_settings(backend: Backend, google: GoogleWorld, **overrides: object) -> Settings:
+    return make_settings(backend, **google.settings(), **overrides)
 
 
 @pytest.fixture
-def google() -> Iterator[Google]:
-    fake = FakeGoogle(CLIENT_ID, CLIENT_SECRET)
-    with running_server(fake.app) as url:
-        yield Google(fake, url)
-
-
-def google_settings(backend: Backend, google: Google, **overrides: object) -> Settings:
-    return make_settings(
-        backend, GOOGLE_CLIENT_ID=CLIENT_ID, GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
-        GOOGLE_OAUTH_BASE_URL=google.url, GOOGLE_CALENDAR_BASE_URL=google.url, **overrides,
-    )
-
-
-@pytest.fixture
-def settings(backend: Backend, google: Google) -> Settings:
+def settings(backend: Backend, google: GoogleWorld) -> Settings:
     return google_settings(backend, google)
 
 
@@ -87,18 +72,9 @@ async def start(http: httpx.AsyncClient, user: TestUser) -> httpx.Response:
     return response
 
 
-async def consent(authorization_url: str) -> str:
-    """The browser at Google: the fake consents and redirects; returns our callback's path and query."""
-    async with httpx.AsyncClient(trust_env=False) as at_google:
-        answer = await at_google.get(authorization_url)
-    assert answer.status_code == 302, answer.text
-    location = urlsplit(answer.headers["location"])
-    return f"{location.path}?{location.query}"
-
-
 async def started_callback(http: httpx.AsyncClient, user: TestUser) -> str:
     """`user` starts connecting in `http` and consents at Google; the callback URL Google sends back."""
-    return await consent((await start(http, user)).json()["authorization_url"])
+    return await GoogleWorld.consent((await start(http, user)).json()["authorization_url"])
 
 
 async def connection_of(ctx: AppContext, user: TestUser) -> UserCalendarConnection | None:
@@ -142,7 +118,7 @@ async def test_an_attackers_consent_link_completed_by_a_victim_connects_nothing_
 ):
     attacker = await new_user(ctx)
     link = (await start(attacker_browser, attacker)).json()["authorization_url"]
-    response = await victim_browser.get(await consent(link))  # the victim consents at Google with their account
+    response = await victim_browser.get(await GoogleWorld.consent(link))  # the victim consents at Google with their account
     assert response.status_code == 403
     assert await connection_of(ctx, attacker) is None and google.fake.token_requests == []
     async with ctx.sessions() as session:  # the attacker's state is used up: it cannot be completed later
