@@ -572,3 +572,23 @@ class CallTranscriptTurn(Base):
     role: Mapped[str] = mapped_column(String(8))  # caller | coach
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
+
+
+# --- development outbox ---------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """A message a channel without credentials stored instead of sending (COACH_OUTBOX, development only):
+    never sent. One per action: an action delivers one message."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    action_id: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))  # sms | call | email
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_column()

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     GOOGLE_CALENDAR_BASE_URL: str | None = None
 
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
+    # Development: a channel without credentials (SMS and calls without Twilio, email without Resend) stores
+    # its messages in the outbox (`GET /api/outbox`) instead of failing. A channel with credentials is real.
+    COACH_OUTBOX: bool = False
 
     # Request bodies are bounded before they are read (server.middleware.BodyLimitMiddleware), per route
     # family: Twilio's webhooks are a few KB; the API's largest legitimate body (a sequence of emails) is
