@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis.asyncio as redis_asyncio
@@ -13,6 +14,8 @@ from db.engine import make_engine, make_session_factory
 from server.config import Settings
 from tools.channels.gemini_client import build_genai_client
 from tools.services import ToolServices, build_services
+
+log = logging.getLogger("coach.app")
 
 
 @dataclass
@@ -45,7 +48,10 @@ class AppContext:
             google_client_secret=settings.GOOGLE_CLIENT_SECRET,
             google_oauth_base_url=settings.GOOGLE_OAUTH_BASE_URL,
             google_calendar_base_url=settings.GOOGLE_CALENDAR_BASE_URL,
+            outbox=settings.COACH_OUTBOX,
         )
+        if settings.COACH_OUTBOX:
+            _announce_outbox(services)
         gemini = (
             build_genai_client(settings.GEMINI_API_KEY, settings.GEMINI_BASE_URL, settings.GEMINI_CA_FILE)
             if settings.GEMINI_API_KEY
@@ -60,6 +66,14 @@ class AppContext:
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+
+
+def _announce_outbox(services: ToolServices) -> None:
+    """Say at start which channels go to the development outbox (COACH_OUTBOX): their messages are not sent."""
+    log.warning(
+        "development outbox: these channels store their messages instead of sending them",
+        extra={"outbox_channels": sorted(services.outbox)},
+    )
 
 
 def app_context(connection: HTTPConnection) -> AppContext:

@@ -25,6 +25,7 @@ from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy, outgoing_texts
 from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
+from tools.channels.outbox import DELIVERED
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.executors.messaging import saved_contact
 from tools.payloads import ARGUMENTS_MAX_BYTES, recordable, stored_bytes, unstorable
@@ -283,12 +284,18 @@ async def execute(
             failure = ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "the action failed unexpectedly; nothing was sent")
             return await _failed(services, session, record, payload, reservation, failure, on_finish)
         record.trace("tool_result", success=True)
-        result = AgentToolResult.ok(data, message=f"{record.tool} done")
+        result = AgentToolResult.ok(data, message=_done(record.tool, data))
         await _record_outcome(services, record.rows("executed", payload, result=data), result, on_finish, session)
     if reservation is not None:
         await _commit_quota(services, reservation)
     await services.events.publish(record.user_id, {"type": "action_executed", "action_id": record.action_id, "tool": record.tool})
     return result
+
+
+def _done(tool: str, data: dict[str, Any]) -> str:
+    """What the caller hears of an executed action: one that went to the development outbox says so, since
+    nothing reached anyone."""
+    return f"{tool} {DELIVERED}" if data.get("delivery") == "outbox" else f"{tool} done"
 
 
 async def _record_outcome(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.group_commit import GroupCommit
 from policy.quotas import DEFAULT_BURST_PER_MINUTE, MemoryQuotaStore, QuotaStore, RedisQuotaStore
 from tools.channels.google_calendar import GoogleCalendarClient
+from tools.channels.outbox import outbox_channels
 from tools.channels.resend import ResendChannel
 from tools.channels.retry import RetryPolicy
 from tools.channels.twilio import TwilioChannel
@@ -33,6 +34,8 @@ class ToolServices:
     twilio: TwilioChannel | None = None
     email: ResendChannel | None = None
     google: GoogleCalendarClient | None = None
+    outbox: frozenset[str] = frozenset()
+    """The channels (sms, call, email) that deliver to the development outbox: COACH_OUTBOX, no credentials."""
     clock: Callable[[], datetime] = field(default=utc_now)
     # Per user and channel, how many sends may start within a minute, on top of the daily limits of the
     # effective settings: a brake on a runaway loop, not a product limit, so it is process configuration.
@@ -69,8 +72,10 @@ def build_services(
     google_calendar_base_url: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
     burst_per_minute: int = DEFAULT_BURST_PER_MINUTE,
+    outbox: bool = False,
 ) -> ToolServices:
-    """Channels whose credentials are missing stay None; their tools answer SERVICE_UNAVAILABLE."""
+    """Channels whose credentials are missing stay None; their tools answer SERVICE_UNAVAILABLE, or with
+    `outbox` (COACH_OUTBOX) deliver to the development outbox."""
     twilio = None
     if twilio_account_sid and twilio_auth_token and twilio_phone_number:
         client = build_twilio_client(twilio_account_sid, twilio_auth_token, twilio_api_base_url)
@@ -90,5 +95,6 @@ def build_services(
         twilio=twilio,
         email=email,
         google=google,
+        outbox=outbox_channels(enabled=outbox, twilio_configured=twilio is not None, email_configured=email is not None),
         burst_per_minute=burst_per_minute,
     )

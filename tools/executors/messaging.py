@@ -11,6 +11,7 @@ from db import calls, consent
 from db.models import Contact
 from policy.addresses import InvalidAddress, normalize_email
 from tools.catalogue import MakeVoiceCall, RecordOptOut, SendEmail, SendEmailToContact, SendSms
+from tools.channels.outbox import DELIVERED, OutboxChannel
 from tools.channels.resend import ResendChannel
 from tools.channels.stream_token import issue_stream_token, outbound_answer_url
 from tools.channels.twilio import UNSUBSCRIBED, TwilioChannel
@@ -21,16 +22,33 @@ log = logging.getLogger("coach.calls")
 ATTRIBUTION = "Sent on behalf of {name} via Vision Coach"
 
 
-def _twilio(run: Execution) -> TwilioChannel:
-    if run.services.twilio is None:
-        raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "SMS and calls are not configured (no Twilio credentials)")
-    return run.services.twilio
+def _twilio(run: Execution, channel: str) -> TwilioChannel | OutboxChannel:
+    """Twilio, or the development outbox when `channel` (sms or call) delivers there."""
+    if run.services.twilio is not None:
+        return run.services.twilio
+    if channel in run.services.outbox:
+        return _outbox(run)
+    raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "SMS and calls are not configured (no Twilio credentials)")
 
 
-def _email(run: Execution) -> ResendChannel:
-    if run.services.email is None:
-        raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "email is not configured (no Resend key or sender)")
-    return run.services.email
+def _email(run: Execution) -> ResendChannel | OutboxChannel:
+    """Resend, or the development outbox when email delivers there."""
+    if run.services.email is not None:
+        return run.services.email
+    if "email" in run.services.outbox:
+        return _outbox(run)
+    raise ToolFailure(ErrorCode.SERVICE_UNAVAILABLE, "email is not configured (no Resend key or sender)")
+
+
+def _outbox(run: Execution) -> OutboxChannel:
+    return OutboxChannel(run.session, run.user.id, run.action_id)
+
+
+def _delivered(channel: object, data: dict[str, Any]) -> dict[str, Any]:
+    """`data`, saying so when the message went to the development outbox rather than to anyone."""
+    if isinstance(channel, OutboxChannel):
+        return {**data, "delivery": "outbox", "outcome": DELIVERED}
+    return data
 
 
 def _user_phone(run: Execution) -> str:
@@ -50,21 +68,21 @@ async def _suppress_if_unsubscribed(run: Execution, failure: ToolFailure, phone:
 
 async def send_sms(run: Execution, args: SendSms) -> dict[str, Any]:
     phone = _user_phone(run)
+    channel = _twilio(run, "sms")
     try:
-        sid = await _twilio(run).send_sms(phone, args.message, attempted_since=run.attempted_since)
+        sid = await channel.send_sms(phone, args.message, attempted_since=run.attempted_since)
     except ToolFailure as failure:
         await _suppress_if_unsubscribed(run, failure, phone, "sms")
         raise
-    return {"message_sid": sid, "to": phone}
+    return _delivered(channel, {"message_sid": sid, "to": phone})
 
 
 async def send_email(run: Execution, args: SendEmail) -> dict[str, Any]:
     if not run.user.email:
         raise ToolFailure(ErrorCode.INVALID_RECIPIENT, "the user has no email address on file")
-    email_id = await _email(run).send(
-        to=run.user.email, subject=args.subject, text=args.body, idempotency_key=run.action_id
-    )
-    return {"email_id": email_id, "to": run.user.email}
+    channel = _email(run)
+    email_id = await channel.send(to=run.user.email, subject=args.subject, text=args.body, idempotency_key=run.action_id)
+    return _delivered(channel, {"email_id": email_id, "to": run.user.email})
 
 
 async def saved_contact(session: AsyncSession, user_id: str, address: str) -> Contact | None:
@@ -83,15 +101,19 @@ async def send_email_to_contact(run: Execution, args: SendEmailToContact) -> dic
     if contact is None:
         raise ToolFailure(ErrorCode.INVALID_RECIPIENT, f"{address} is not one of the user's saved contacts")
     body = f"{args.body}\n\n--\n{ATTRIBUTION.format(name=args.from_name or run.user.name)}"
-    email_id = await _email(run).send(
+    channel = _email(run)
+    email_id = await channel.send(
         to=address, subject=args.subject, text=body, idempotency_key=run.action_id, reply_to=run.user.email
     )
-    return {"email_id": email_id, "to": address, "contact": contact.name}
+    return _delivered(channel, {"email_id": email_id, "to": address, "contact": contact.name})
 
 
 async def make_voice_call(run: Execution, args: MakeVoiceCall) -> dict[str, Any]:
     phone = _user_phone(run)
-    twilio = _twilio(run)
+    twilio = _twilio(run, "call")
+    if isinstance(twilio, OutboxChannel):
+        message_id = await twilio.record_call(phone, args.message or f"a {args.call_type} call")
+        return _delivered(twilio, {"outbox_message_id": message_id, "to": phone, "call_type": args.call_type})
     call_id = await _new_outbound_call(run, args.call_type)
     grant = issue_stream_token(
         run.services.secret_key, user_id=run.user.id, call_session_id=call_id, purpose=args.call_type,
