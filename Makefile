@@ -1,4 +1,5 @@
 # Two commands: `make run` (install + migrate + serve on the embedded SQLite default) and `make test`.
+# `make run` turns the development outbox on: a channel without credentials stores its messages (GET /api/outbox).
 PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
@@ -22,7 +23,7 @@ browser:
 
 run: install
 	$(VENV)/bin/coach migrate
-	$(VENV)/bin/coach serve --host $(HOST) --port $(PORT)
+	COACH_OUTBOX=true $(VENV)/bin/coach serve --host $(HOST) --port $(PORT)
 
 test: install browser
 	$(VENV)/bin/pytest -v
