@@ -20,7 +20,9 @@ from backends import Backend, make_settings
 from factories import DAYTIME, TestUser, daytime_clock, history_rows, new_user, update_user_settings
 from providers import Providers
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from db import outbox
 from db.models import CallSession, OutboxMessage, new_id
 from server.context import AppContext
 
@@ -76,6 +78,16 @@ async def test_confirming_the_same_sms_twice_stores_it_once(outbox_app):
     first, again = await confirm(client, user, action_id), await confirm(client, user, action_id)
     assert first.status_code == 200 and again.status_code != 200
     assert len(await outbox_rows(ctx, user_id=user.id)) == 1
+
+
+async def test_the_database_refuses_a_second_outbox_message_for_the_same_action(outbox_app):
+    ctx, _ = outbox_app
+    user = await new_user(ctx)
+    action_id = new_id()
+    async with ctx.sessions() as session:
+        await outbox.store(session, user_id=user.id, action_id=action_id, channel="sms", to_address=user.phone, body="a")
+        with pytest.raises(IntegrityError):
+            await outbox.store(session, user_id=user.id, action_id=action_id, channel="sms", to_address=user.phone, body="b")
 
 
 async def test_the_history_of_an_sms_stored_in_the_outbox_says_delivered_to_outbox(outbox_app):
