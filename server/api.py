@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from server.auth import Principal, authenticate_token, bearer_token
 from server.context import app_context
+from server.errors import ApiError
 
 ApiHandler = Callable[[Request, AsyncSession, Principal], Awaitable[Response]]
 
@@ -32,3 +33,14 @@ def authenticated(handler: ApiHandler) -> Callable[[Request], Awaitable[Response
             return response
 
     return endpoint
+
+
+def query_limit(request: Request, *, default: int, maximum: int) -> int:
+    """`limit`: ASCII digits from 1 to `maximum` (`default` when absent); anything else is 400."""
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return default
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum)) and 1 <= int(raw) <= maximum:
+        return int(raw)
+    message = f"limit must be a whole number from 1 to {maximum}"
+    raise ApiError(400, "INVALID_ARGUMENT", message, details={"fields": [{"field": "limit", "message": message}]})

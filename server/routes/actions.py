@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from db.models import AgentActionFeedback, AgentActionHistory, PendingAgentAction
-from server.api import authenticated
+from server.api import authenticated, query_limit
 from server.auth import Principal
 from server.context import app_context
 from server.errors import ApiError, not_found
@@ -108,17 +108,6 @@ def _parse_time(request: Request, name: str) -> datetime | None:
     return moment
 
 
-def _parse_limit(request: Request) -> int:
-    """`limit`: ASCII digits from 1 to MAX_HISTORY_LIMIT (HISTORY_LIMIT when absent); anything else is 400."""
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return HISTORY_LIMIT
-    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_HISTORY_LIMIT)) and 1 <= int(raw) <= MAX_HISTORY_LIMIT:
-        return int(raw)
-    message = f"limit must be a whole number from 1 to {MAX_HISTORY_LIMIT}"
-    raise ApiError(400, "INVALID_ARGUMENT", message, details={"fields": [{"field": "limit", "message": message}]})
-
-
 @authenticated
 async def history(request: Request, session: AsyncSession, principal: Principal) -> Response:
     params = request.query_params
@@ -136,7 +125,7 @@ async def history(request: Request, session: AsyncSession, principal: Principal)
         query = query.where(AgentActionHistory.created_at < until)
     if params.get("q"):
         query = query.where(cast(AgentActionHistory.payload, String).ilike(f"%{params['q']}%"))
-    limit = _parse_limit(request)
+    limit = query_limit(request, default=HISTORY_LIMIT, maximum=MAX_HISTORY_LIMIT)
     rows = (await session.execute(query.order_by(AgentActionHistory.created_at.desc()).limit(limit))).scalars().all()
     items = [history_json(row) for row in rows]
     if output == "json":
