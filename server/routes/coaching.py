@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from db import accounts, coaching, consent
 from db.coaching import Owned
-from db.models import Contact, Goal, Habit, Reminder, Task
+from db.models import ConsentRecord, Contact, Goal, Habit, Reminder, Task
 from server.api import authenticated, query_limit
 from server.auth import Principal
 from server.context import app_context
@@ -221,7 +221,7 @@ async def _contacts_json(session: AsyncSession, contacts: list[Contact]) -> list
     return [contact_json(contact, _consent(newest.get((contact.email, "email")))) for contact in contacts]
 
 
-def _consent(record: Any) -> Consent:
+def _consent(record: ConsentRecord | None) -> Consent:
     return "opted_out" if record is not None and record.opted_out else "ok"
 
 

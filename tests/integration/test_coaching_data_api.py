@@ -146,6 +146,15 @@ async def test_a_habit_shows_its_completions_of_the_last_30_days_newest_first(cl
     assert shown["recent_completions"] == [(TODAY - timedelta(days=n)).isoformat() for n in (0, 2, 29)]
 
 
+
+async def test_deleting_a_habit_deletes_its_completions(client, ctx, user):
+    habit = await create(client, user, "habits", {"name": "Stretch"})
+    async with ctx.sessions() as session:
+        session.add(HabitCompletion(habit_id=habit["id"], user_id=user.id, completed_on=TODAY))
+        await session.commit()
+    assert (await client.delete(f"/api/habits/{habit['id']}", headers=user.headers)).status_code == 204
+    assert await count(ctx, HabitCompletion, user) == 0
+
 # --- goals -------------------------------------------------------------------------------------------
 
 
