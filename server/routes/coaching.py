@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -225,11 +226,16 @@ def _consent(record: ConsentRecord | None) -> Consent:
     return "opted_out" if record is not None and record.opted_out else "ok"
 
 
-async def _refuse_duplicate(session: AsyncSession, principal: Principal, email: str, contact_id: str | None = None) -> None:
-    """409 when another of the person's contacts has `email`: a recipient is one contact."""
-    existing = await coaching.saved_contact(session, principal.user_id, email)
-    if existing is not None and existing.id != contact_id:
-        raise ApiError(409, "INVALID_ARGUMENT", f"{email} is already a contact", details={"contact_id": existing.id})
+async def _write_contact(session: AsyncSession, contact: Contact) -> dict[str, Any]:
+    """Write the contact, and show it. The unique index on (user_id, lower(email)) refuses a second contact
+    with one address, even from two requests at once: 409, and nothing is written."""
+    email = contact.email  # read before the flush: a refused flush leaves the row unreadable
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise ApiError(409, "INVALID_ARGUMENT", f"{email} is already one of your contacts") from None
+    [shown] = await _contacts_json(session, [contact])
+    return shown
 
 
 @authenticated
@@ -241,12 +247,9 @@ async def list_contacts(request: Request, session: AsyncSession, principal: Prin
 @authenticated
 async def create_contact(request: Request, session: AsyncSession, principal: Principal) -> Response:
     body = await parse_body(request, ContactCreate)
-    await _refuse_duplicate(session, principal, body.email)
     contact = Contact(user_id=principal.user_id, **body.model_dump())
     session.add(contact)
-    await session.flush()
-    [shown] = await _contacts_json(session, [contact])
-    return JSONResponse(shown, status_code=201)
+    return JSONResponse(await _write_contact(session, contact), status_code=201)
 
 
 @authenticated
@@ -258,12 +261,9 @@ async def get_contact(request: Request, session: AsyncSession, principal: Princi
 @authenticated
 async def update_contact(request: Request, session: AsyncSession, principal: Principal) -> Response:
     contact = await _owned(request, session, principal, Contact)
-    update = await parse_body(request, ContactUpdate)
-    if update.email is not None:
-        await _refuse_duplicate(session, principal, update.email, contact.id)
-    await _apply(session, contact, update)
-    [shown] = await _contacts_json(session, [contact])
-    return JSONResponse(shown)
+    for key, value in (await parse_body(request, ContactUpdate)).changes().items():
+        setattr(contact, key, value)
+    return JSONResponse(await _write_contact(session, contact))
 
 
 @authenticated

@@ -5,6 +5,7 @@ history); the rest are plain writes. Both backends (SQLite; PostgreSQL + Redis).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -197,6 +198,13 @@ async def test_a_second_contact_with_the_same_email_is_409_and_not_written(clien
     assert response.status_code == 409, response.text
     assert await count(ctx, Contact, user) == 1
 
+
+
+async def test_two_requests_adding_one_email_at_once_leave_one_contact(client, ctx, user):
+    body = {"name": "Pat", "email": "pat@example.org"}
+    responses = await asyncio.gather(*(client.post("/api/contacts", headers=user.headers, json=body) for _ in range(2)))
+    assert sorted(response.status_code for response in responses) == [201, 409]
+    assert await count(ctx, Contact, user) == 1
 
 async def test_editing_a_contact_to_another_contacts_email_is_409_and_changes_nothing(client, ctx, user):
     await create(client, user, "contacts", {"name": "Pat", "email": "pat@example.org"})
