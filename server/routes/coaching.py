@@ -61,9 +61,13 @@ async def _newest(request: Request, session: AsyncSession, principal: Principal,
     return list(await coaching.newest(session, model, principal.user_id, limit))
 
 
-async def _apply(session: AsyncSession, row: Any, update: PartialUpdate) -> None:
+def _set(row: Any, update: PartialUpdate) -> None:
     for key, value in update.changes().items():
         setattr(row, key, value)
+
+
+async def _apply(session: AsyncSession, row: Any, update: PartialUpdate) -> None:
+    _set(row, update)
     await session.flush()
 
 
@@ -261,8 +265,7 @@ async def get_contact(request: Request, session: AsyncSession, principal: Princi
 @authenticated
 async def update_contact(request: Request, session: AsyncSession, principal: Principal) -> Response:
     contact = await _owned(request, session, principal, Contact)
-    for key, value in (await parse_body(request, ContactUpdate)).changes().items():
-        setattr(contact, key, value)
+    _set(contact, await parse_body(request, ContactUpdate))
     return JSONResponse(await _write_contact(session, contact))
 
 
