@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -293,6 +294,10 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     relationship: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = created_column()
+
+
+# One contact per address and person, compared without case as `send_email_to_contact` finds them.
+Index("uq_contacts_user_id_email", Contact.user_id, func.lower(Contact.email), unique=True)
 
 
 class Reminder(Base):

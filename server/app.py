@@ -18,7 +18,10 @@ from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
 from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware
-from server.routes import actions, admin, browser, calendar, chat, health, media, outbox, sequences, settings as settings_routes, tokens, twilio
+from server.routes import (
+    actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes, tokens,
+    twilio,
+)
 from server.worker import Worker
 
 log = logging.getLogger("coach.app")
@@ -66,7 +69,10 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
             await app.state.ctx.close()
 
     return Starlette(
-        routes=[*health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes],
+        routes=[
+            *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
+            *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
+        ],
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(

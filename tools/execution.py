@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, consent
+from db.coaching import saved_contact
 from db.group_commit import Transaction, Write, commit_writes
 from db.models import FeatureFlag, User
 from policy.addresses import InvalidAddress, normalize_email
@@ -27,7 +28,6 @@ from tools.audit import ActionRecord, HistoryRows
 from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.channels.outbox import DELIVERED
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
-from tools.executors.messaging import saved_contact
 from tools.payloads import ARGUMENTS_MAX_BYTES, recordable, stored_bytes, unstorable
 from tools.reads import Reads
 from tools.results import AgentToolResult, ErrorCode, ToolFailure

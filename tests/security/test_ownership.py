@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +22,14 @@ from action_requests import (
     CONTACT_EMAIL, act, cancel, confirm, error_code, pending_status, propose, team_needing_admin_for_critical,
 )
 from app_routes import Endpoint, app_endpoints
-from factories import TestUser, daytime_clock, history_rows, new_team, new_user, update_user_settings
+from factories import DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_user_settings
 from providers import Providers
 from sqlalchemy import func, select
 from sqlalchemy.orm import DeclarativeBase
 
-from db.models import ActionSequence, AgentActionFeedback, Goal, Habit, HabitCompletion, TeamAISettings
+from db.models import (
+    ActionSequence, AgentActionFeedback, Contact, Goal, Habit, HabitCompletion, Reminder, Task, TeamAISettings,
+)
 from server.context import AppContext
 from tools.catalogue import TOOL_ARGS
 
@@ -132,6 +135,34 @@ async def revoke_another_users_token(scene: Scene, endpoint: Endpoint) -> None:
     assert (await scene.client.get("/api/me/settings", headers={"Authorization": f"Bearer {secret}"})).status_code == 200
 
 
+
+# A's row of each kind of coaching data, and the edit B attempts on it.
+COACHING_ROWS: dict[str, tuple[Callable[[str], DeclarativeBase], dict[str, Any]]] = {
+    "habit": (lambda user_id: Habit(user_id=user_id, name="Meditate"), {"name": "hijacked"}),
+    "goal": (lambda user_id: Goal(user_id=user_id, title="Run a marathon", progress=40), {"progress": 100}),
+    "task": (lambda user_id: Task(user_id=user_id, title="Private plan"), {"status": "done"}),
+    "contact": (lambda user_id: Contact(user_id=user_id, name="Pat", email="pat@example.org"), {"email": "b@example.org"}),
+    "reminder": (
+        lambda user_id: Reminder(user_id=user_id, message="Stretch", remind_at=DAYTIME + timedelta(days=1)),
+        {"message": "hijacked"},
+    ),
+}
+
+
+async def act_on_a_coaching_row(scene: Scene, endpoint: Endpoint) -> None:
+    """B reads, edits or deletes A's habit, goal, task, contact or reminder: 404, and A's row is as it was."""
+    [parameter] = endpoint.parameters
+    kind = parameter.removesuffix("_id")
+    make, change = COACHING_ROWS[kind]
+    async with scene.ctx.sessions() as session:
+        mine = make(scene.a.id)
+        session.add(mine)
+        await session.commit()
+    own = f"/api/{kind}s/{mine.id}"
+    before = (await scene.client.get(own, headers=scene.a.headers)).json()
+    assert_not_found(await scene.as_b(endpoint, change, **{parameter: mine.id}))
+    assert (await scene.client.get(own, headers=scene.a.headers)).json() == before
+
 ROUTE_PROBES: dict[str, Probe] = {
     "DELETE /api/me/tokens/{token_id}": revoke_another_users_token,
     "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
@@ -145,6 +176,21 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/admin/teams/{team_id}/traces": administer_another_team,
     "GET /api/admin/teams/{team_id}/feedback": administer_another_team,
     "GET /calendar/{secret}.ics": read_a_calendar_feed,
+    "GET /api/habits/{habit_id}": act_on_a_coaching_row,
+    "PUT /api/habits/{habit_id}": act_on_a_coaching_row,
+    "DELETE /api/habits/{habit_id}": act_on_a_coaching_row,
+    "GET /api/goals/{goal_id}": act_on_a_coaching_row,
+    "PUT /api/goals/{goal_id}": act_on_a_coaching_row,
+    "DELETE /api/goals/{goal_id}": act_on_a_coaching_row,
+    "GET /api/tasks/{task_id}": act_on_a_coaching_row,
+    "PUT /api/tasks/{task_id}": act_on_a_coaching_row,
+    "DELETE /api/tasks/{task_id}": act_on_a_coaching_row,
+    "GET /api/contacts/{contact_id}": act_on_a_coaching_row,
+    "PUT /api/contacts/{contact_id}": act_on_a_coaching_row,
+    "DELETE /api/contacts/{contact_id}": act_on_a_coaching_row,
+    "GET /api/reminders/{reminder_id}": act_on_a_coaching_row,
+    "PUT /api/reminders/{reminder_id}": act_on_a_coaching_row,
+    "DELETE /api/reminders/{reminder_id}": act_on_a_coaching_row,
 }
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from db import calls, consent
-from db.models import Contact
+from db.coaching import saved_contact
 from policy.addresses import InvalidAddress, normalize_email
 from tools.catalogue import MakeVoiceCall, RecordOptOut, SendEmail, SendEmailToContact, SendSms
 from tools.channels.outbox import DELIVERED, OutboxChannel
@@ -83,13 +81,6 @@ async def send_email(run: Execution, args: SendEmail) -> dict[str, Any]:
     channel = _email(run)
     email_id = await channel.send(to=run.user.email, subject=args.subject, text=args.body, idempotency_key=run.action_id)
     return _delivered(channel, {"email_id": email_id, "to": run.user.email})
-
-
-async def saved_contact(session: AsyncSession, user_id: str, address: str) -> Contact | None:
-    """The user's saved contact with this email address (case-insensitive), if any."""
-    return await session.scalar(
-        select(Contact).where(Contact.user_id == user_id, func.lower(Contact.email) == address.lower()).limit(1)
-    )
 
 
 async def send_email_to_contact(run: Execution, args: SendEmailToContact) -> dict[str, Any]:

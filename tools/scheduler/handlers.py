@@ -144,6 +144,24 @@ async def _settle_recurring(session: AsyncSession, job: ScheduledJob, reminder_i
     )
 
 
+
+async def delete_reminder(session: AsyncSession, reminder: Reminder) -> int:
+    """Delete `reminder` and cancel its jobs still waiting (how many). A job already running when this
+    commits reads the reminder as gone and skips; a recurring one's settle then plans no next occurrence."""
+    cancelled = await session.execute(
+        update(ScheduledJob)
+        .where(
+            ScheduledJob.kind == "reminder",
+            ScheduledJob.status == "pending",
+            ScheduledJob.payload["reminder_id"].as_string() == reminder.id,
+        )
+        .values(status="cancelled", last_error="the reminder was deleted")
+        .execution_options(synchronize_session=False)
+    )
+    await session.delete(reminder)
+    await session.flush()
+    return cancelled.rowcount or 0
+
 # --- planned coaching: habit reminders, streak protection, goal check-ins, proactive outreach ---------
 
 
