@@ -141,7 +141,7 @@ async def test_a_call_without_twilio_credentials_is_stored_in_the_outbox_and_no_
     [row] = await outbox_rows(ctx, user_id=user.id)
     assert (row.channel, row.to_address, row.body) == ("call", user.phone, "Talk about sleep")
     async with ctx.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(CallSession)) == 0
+        assert await session.scalar(select(func.count()).where(CallSession.user_id == user.id)) == 0
 
 
 # --- who sees it ---------------------------------------------------------------------------------
