@@ -105,13 +105,17 @@ async def propose(
     return result
 
 
-async def _visible_pending(session: AsyncSession, actor: Actor, action_id: str) -> PendingAgentAction | None:
-    """The owner sees their pending actions; an admin of a team whose approval one needs sees it too."""
+async def _visible_pending(
+    session: AsyncSession, actor: Actor, action_id: str
+) -> tuple[PendingAgentAction, list[str]] | None:
+    """The pending action, if `actor` may see it, with the teams whose approval it needs where `actor` is an
+    admin. The owner sees their pending actions; an admin of a team whose approval one needs sees it too."""
     pending = await session.get(PendingAgentAction, action_id) if action_id else None
     if pending is None:
         return None
-    if pending.user_id == actor.user_id or (pending.requires_admin and await _approving_teams_of(session, actor, pending)):
-        return pending
+    approving = await _approving_teams_of(session, actor, pending) if pending.requires_admin else []
+    if pending.user_id == actor.user_id or approving:
+        return pending, approving
     return None
 
 
@@ -121,7 +125,9 @@ async def _approving_teams_of(session: AsyncSession, actor: Actor, pending: Pend
     return [team for team in teams if actor.is_admin_of(team)]
 
 
-async def _approve_for_teams(services: ToolServices, actor: Actor, pending: PendingAgentAction, now: datetime) -> int:
+async def _approve_for_teams(
+    services: ToolServices, actor: Actor, pending: PendingAgentAction, teams: list[str], now: datetime
+) -> int:
     """Record `actor`'s approval for each of their teams that must approve; how many teams still must.
 
     The approval commits before the count is read, so of two admins approving at once for different teams,
@@ -131,7 +137,7 @@ async def _approve_for_teams(services: ToolServices, actor: Actor, pending: Pend
             update(PendingApproval)
             .where(
                 PendingApproval.action_id == pending.id,
-                PendingApproval.team_id.in_(await _approving_teams_of(session, actor, pending)),
+                PendingApproval.team_id.in_(teams),
                 PendingApproval.approved_at.is_(None),
             )
             .values(approved_by=actor.user_id, approved_at=now)
@@ -180,18 +186,19 @@ async def confirm(
     with action_context(action_id):
         now = services.clock()
         async with services.sessions() as session:
-            pending = await _visible_pending(session, actor, action_id)
-        if pending is None:
+            visible = await _visible_pending(session, actor, action_id)
+        if visible is None:
             return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such pending action")
+        pending, approving = visible
         record = _record_for(pending, actor.source)
         if pending.status != "pending_confirmation":
             return _not_pending(pending)
         if pending.expires_at <= now:
             return await _expire(services, pending, now)
-        refusal = await _approver_refusal(services, actor, pending, edited=edited_args is not None)
+        refusal = _approver_refusal(actor, pending, approving, edited=edited_args is not None)
         if refusal is not None:
             return await record_denial(services, record, pending.args, ErrorCode.PERMISSION_DENIED, refusal)
-        if pending.requires_admin and (waiting := await _approve_for_teams(services, actor, pending, now)):
+        if pending.requires_admin and (waiting := await _approve_for_teams(services, actor, pending, approving, now)):
             record.trace("decision_point", outcome="approved_for_team", teams_waiting=waiting)
             return AgentToolResult(
                 success=True, needs_confirmation=True, pending_action_id=pending.id,
@@ -227,16 +234,13 @@ async def confirm(
         return await execute(services, record, subject, args, facts.args, on_finish=finish, approved_by=pending.id)
 
 
-async def _approver_refusal(
-    services: ToolServices, actor: Actor, pending: PendingAgentAction, *, edited: bool
-) -> str | None:
+def _approver_refusal(actor: Actor, pending: PendingAgentAction, approving: list[str], *, edited: bool) -> str | None:
+    """Why `actor` may not approve `pending`; `approving`: the teams whose approval it needs, of `actor`'s."""
     if edited and actor.user_id != pending.user_id:
         # An admin approves what the member asked for; rewriting it would send the admin's words in the member's name.
         return "only the person this action is for may edit it; approve or reject it as proposed"
-    if pending.requires_admin:
-        async with services.sessions() as session:
-            if not await _approving_teams_of(session, actor, pending):
-                return "this action needs the approval of an admin of each team that requires it"
+    if pending.requires_admin and not approving:
+        return "this action needs the approval of an admin of each team that requires it"
     if actor.source in MODEL_DRIVEN_SOURCES:
         answered = actor.answered_since_proposal is not None and actor.answered_since_proposal(pending.id)
         if not answered:
@@ -288,9 +292,10 @@ async def cancel(services: ToolServices, actor: Actor, action_id: str, reason: s
     with action_context(action_id):
         now = services.clock()
         async with services.sessions() as session:
-            pending = await _visible_pending(session, actor, action_id)
-            if pending is None:
+            visible = await _visible_pending(session, actor, action_id)
+            if visible is None:
                 return AgentToolResult.fail(ErrorCode.NOT_FOUND, "no such pending action")
+            pending, _ = visible
             if pending.status != "pending_confirmation":
                 return _not_pending(pending)
             if not await _transition(

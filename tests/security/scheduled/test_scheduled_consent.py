@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from action_requests import act, auto_sms_user, confirm, pending_ids
+from action_requests import CONTACT_EMAIL, act, auto_sms_user, confirm, pending_ids, team_needing_admin_for_critical
 from factories import TestUser, update_user_settings
 from providers import Providers
 from sqlalchemy import select
@@ -70,3 +70,19 @@ async def test_a_sequence_confirmed_by_its_owner_runs_its_sending_steps(
     await run_the_next_hour(ctx, worker)
     assert [m.param("Body") for m in providers.twilio.messages] == ["Day 1: warm up"]
     assert await pending_ids(client, user) == []
+
+
+async def test_a_critical_step_slipped_into_a_sequence_by_an_edit_still_waits_for_the_teams_admin(
+    client: httpx.AsyncClient, ctx: AppContext, worker: Worker, providers: Providers
+) -> None:
+    member, _ = await team_needing_admin_for_critical(ctx)
+    sequence: dict[str, Any] = {"name": "Warm-up", "trigger": "time", "start_at": IN_AN_HOUR, "actions": [SMS_STEP]}
+    proposed = (await act(client, member, "create_action_sequence", sequence)).json()
+    email_step = {"delay_minutes": 0, "tool": "send_email_to_contact", "args": CONTACT_EMAIL}
+    edited = {**sequence, "actions": [SMS_STEP, email_step]}
+    assert (await confirm(client, member, proposed["pending_action_id"], edited)).status_code == 200
+    await run_the_next_hour(ctx, worker)
+    await worker.run_due()  # the second step, after the first
+    assert providers.resend.emails == []
+    [held] = [p for p in await scheduler_proposals(ctx, member) if p.tool == "send_email_to_contact"]
+    assert held.requires_admin and held.status == "pending_confirmation"
