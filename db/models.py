@@ -130,6 +130,42 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class WebSession(Base):
+    """A browser's signed-in session. The cookie carries a secret whose SHA-256 is stored, so a session can be
+    listed and revoked; `csrf_token` is what every state-changing form and cookie-authenticated request of
+    this session must carry."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    signed_in_with: Mapped[str] = mapped_column(String(8))  # sms | email | token
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = created_column()
+    last_seen_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class SigninCode(Base):
+    """A one-time sign-in code sent by SMS or email. Only a keyed hash of the code is stored; a code works
+    once, until `expires_at`, and is spent after too many wrong attempts."""
+
+    __tablename__ = "signin_codes"
+    __table_args__ = (Index("ix_signin_codes_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(8))  # sms | email
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_column()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 # --- settings -------------------------------------------------------------------------------
 
 
@@ -591,7 +627,7 @@ class OutboxMessage(Base):
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    action_id: Mapped[str] = mapped_column(String(32), unique=True)
+    action_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # None: a sign-in code
     channel: Mapped[str] = mapped_column(String(8))  # sms | call | email
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(String(200))

@@ -11,7 +11,7 @@ from db.models import OutboxMessage
 
 
 async def store(
-    session: AsyncSession, *, user_id: str, action_id: str, channel: str, to_address: str, body: str,
+    session: AsyncSession, *, user_id: str, action_id: str | None, channel: str, to_address: str, body: str,
     subject: str | None = None,
 ) -> OutboxMessage:
     """Add the message to `session`'s transaction: it commits with the action's outcome, or not at all."""

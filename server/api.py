@@ -1,4 +1,5 @@
-"""The shape every `/api/*` endpoint shares: one database session, an authenticated principal, commit."""
+"""The shape every `/api/*` endpoint shares: one database session, an authenticated principal (token or
+session cookie), commit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import Principal, authenticate_token, bearer_token
+from server.auth import Principal, authenticate_request
 from server.context import app_context
 
 ApiHandler = Callable[[Request, AsyncSession, Principal], Awaitable[Response]]
@@ -25,8 +26,8 @@ def authenticated(handler: ApiHandler) -> Callable[[Request], Awaitable[Response
     async def endpoint(request: Request) -> Response:
         ctx = app_context(request)
         async with ctx.sessions() as session:
-            principal = await authenticate_token(session, bearer_token(request), ctx.services.clock())
-            await session.commit()  # records last_used_at even if the handler is refused
+            principal = await authenticate_request(session, request, ctx.settings.COACH_SECRET_KEY, ctx.services.clock())
+            await session.commit()  # records last_used_at / last_seen_at even if the handler is refused
             response = await handler(request, session, principal)
             await session.commit()
             return response

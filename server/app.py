@@ -13,15 +13,19 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
-from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware
+from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from server.routes import (
     actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes, tokens,
     twilio,
 )
+from server.web import account, home, signin
+from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 
 log = logging.getLogger("coach.app")
@@ -72,9 +76,12 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
             *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
+            *signin.routes, *account.routes, *home.routes,
+            Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(SecurityHeadersMiddleware),
             Middleware(
                 BodyLimitMiddleware,
                 limits={"/twilio/": settings.COACH_MAX_TWILIO_BODY_BYTES, "/api/": settings.COACH_MAX_API_BODY_BYTES},

@@ -3,11 +3,7 @@ on the same call session core as the phone."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
@@ -16,12 +12,12 @@ from server.auth import authenticate_token
 from server.context import app_context
 from server.errors import ApiError
 from server.voice_calls import call_info, model_connector
+from server.web.rendering import WEB_DIRECTORY
 from tools.log_context import call_id_var
 from voice.session import CallSession
 from voice.transports.browser import BrowserTransport
 
 POLICY_VIOLATION = 1008
-WEB_DIRECTORY = Path(__file__).resolve().parents[2] / "web"
 
 
 async def browser_voice(websocket: WebSocket) -> None:
@@ -42,12 +38,7 @@ async def browser_voice(websocket: WebSocket) -> None:
     await CallSession(ctx.services, BrowserTransport(websocket), model_connector(ctx), info).run()
 
 
-async def home(request: Request) -> RedirectResponse:
-    return RedirectResponse("/web/")
-
-
 routes = [
     WebSocketRoute("/ws/voice", browser_voice),
-    Route("/", home),
     Mount("/web", StaticFiles(directory=WEB_DIRECTORY, html=True), name="web"),
 ]

@@ -7,37 +7,27 @@ Chromium comes from the system (`make test` installs Debian's package); Playwrig
 
 from __future__ import annotations
 
-import os
-import shutil
 import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
-
 from audio import tone
+from browser_pages import chromium_path
 from factories import new_user
 from fakes.gemini_live import LiveConnection
-from voice.vad import level_dbfs
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 from worlds import VoiceWorld, ended_call
+
+from voice.vad import level_dbfs
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "caller_speech_8k.wav"
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is needed for the browser page tests (make test installs it)")
-        pytest.skip("chromium is not installed")
-    return found
-
-
 @asynccontextmanager
 async def _launch(microphone: Path) -> AsyncIterator[Browser]:
-    executable = _chromium()
+    executable = chromium_path()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=executable,

@@ -19,18 +19,43 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from action_requests import (
-    CONTACT_EMAIL, act, cancel, confirm, error_code, pending_status, propose, team_needing_admin_for_critical,
+    CONTACT_EMAIL,
+    act,
+    cancel,
+    confirm,
+    error_code,
+    pending_status,
+    propose,
+    team_needing_admin_for_critical,
 )
 from app_routes import Endpoint, app_endpoints
-from factories import DAYTIME, TestUser, daytime_clock, history_rows, new_team, new_user, update_user_settings
+from factories import (
+    DAYTIME,
+    TestUser,
+    daytime_clock,
+    history_rows,
+    new_team,
+    new_user,
+    update_user_settings,
+)
 from providers import Providers
 from sqlalchemy import func, select
 from sqlalchemy.orm import DeclarativeBase
 
+from db import web_sessions
 from db.models import (
-    ActionSequence, AgentActionFeedback, Contact, Goal, Habit, HabitCompletion, Reminder, Task, TeamAISettings,
+    ActionSequence,
+    AgentActionFeedback,
+    Contact,
+    Goal,
+    Habit,
+    HabitCompletion,
+    Reminder,
+    Task,
+    TeamAISettings,
 )
 from server.context import AppContext
+from server.web.cookies import SESSION_COOKIE, signed
 from tools.catalogue import TOOL_ARGS
 
 
@@ -45,8 +70,23 @@ class Scene:
     b: TestUser  # the attacker, an admin of team B
 
     async def as_b(self, endpoint: Endpoint, body: dict[str, Any] | None = None, **ids: str) -> httpx.Response:
-        """B's request to `endpoint` with the path's ids filled in from `ids`."""
-        return await self.client.request(endpoint.method, endpoint.url(**ids), headers=self.b.headers, json=body or {})
+        """B's request to `endpoint` with the path's ids filled in from `ids`: to an API route with B's token and
+        `body` as JSON, to a page as B's signed-in browser would send it (session cookie, CSRF token, a form)."""
+        if endpoint.path.startswith("/api/") or endpoint.path.endswith(".ics"):
+            return await self.client.request(endpoint.method, endpoint.url(**ids), headers=self.b.headers, json=body or {})
+        cookie, csrf = await browser_session(self.ctx, self.b)
+        return await self.client.request(
+            endpoint.method, endpoint.url(**ids), data=body or {}, headers={"X-CSRF-Token": csrf},
+            cookies={SESSION_COOKIE: cookie},
+        )
+
+
+async def browser_session(ctx: AppContext, user: TestUser) -> tuple[str, str]:
+    """A new signed-in browser session of `user`: its cookie value and CSRF token."""
+    async with ctx.sessions() as session:
+        started = await web_sessions.start(session, user_id=user.id, signed_in_with="token", user_agent="", now=ctx.services.clock())
+        await session.commit()
+    return signed(started.secret, ctx.settings.COACH_SECRET_KEY), started.row.csrf_token
 
 
 Probe = Callable[[Scene, Endpoint], Awaitable[None]]
@@ -64,8 +104,12 @@ async def scene(app, client, providers) -> Scene:
 
 
 def assert_not_found(response: httpx.Response) -> None:
+    """404: the API's NOT_FOUND error, or a page's "Not found"."""
     assert response.status_code == 404, response.text
-    assert error_code(response) == "NOT_FOUND"
+    if response.headers["content-type"].startswith("text/html"):
+        assert "Not found" in response.text
+    else:
+        assert error_code(response) == "NOT_FOUND"
 
 
 async def row(ctx: AppContext, model: type[DeclarativeBase], key: str) -> Any:
@@ -136,6 +180,17 @@ async def revoke_another_users_token(scene: Scene, endpoint: Endpoint) -> None:
 
 
 
+async def sign_out_another_users_browser(scene: Scene, endpoint: Endpoint) -> None:
+    """B cannot end A's browser session (404, like an unknown id), and A stays signed in."""
+    cookie, _ = await browser_session(scene.ctx, scene.a)
+    secret = cookie.rpartition(".")[0]
+    async with scene.ctx.sessions() as session:
+        found = await web_sessions.find(session, secret, scene.ctx.services.clock())
+    assert found is not None
+    assert_not_found(await scene.as_b(endpoint, session_id=found[1].id))
+    assert (await scene.client.get("/account", cookies={SESSION_COOKIE: cookie})).status_code == 200
+
+
 # A's row of each kind of coaching data, and the edit B attempts on it.
 COACHING_ROWS: dict[str, tuple[Callable[[str], DeclarativeBase], dict[str, Any]]] = {
     "habit": (lambda user_id: Habit(user_id=user_id, name="Meditate"), {"name": "hijacked"}),
@@ -165,6 +220,8 @@ async def act_on_a_coaching_row(scene: Scene, endpoint: Endpoint) -> None:
 
 ROUTE_PROBES: dict[str, Probe] = {
     "DELETE /api/me/tokens/{token_id}": revoke_another_users_token,
+    "POST /account/tokens/{token_id}/revoke": revoke_another_users_token,
+    "POST /account/sessions/{session_id}/revoke": sign_out_another_users_browser,
     "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
     "POST /api/actions/pending/{action_id}/cancel": resolve_a_pending_action,
     "POST /api/actions/{history_id}/feedback": feedback_on_a_history_entry,

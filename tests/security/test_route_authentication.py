@@ -1,7 +1,8 @@
 """The attacker without credentials: every route of the real app, read from its route table, refuses them.
 
-HTTP routes answer 401 unless this module names them as public (with the reason) or as Twilio webhooks,
-which are authenticated by X-Twilio-Signature instead and answer 403, changing nothing. Websockets refuse
+API routes answer 401 unless this module names them as public (with the reason) or as Twilio webhooks,
+which are authenticated by X-Twilio-Signature instead and answer 403, changing nothing. Every other route is
+a page: it knows only the session cookie (never a bearer token) and sends a signed-out visitor to /signin. Websockets refuse
 in their own way: `/ws/voice` at the handshake, `/twilio/media` with close code 1008 before the model is
 dialled. A route added without authentication fails `test_every_other_http_route_is_401_...`; a new
 websocket fails until its refusal is tested here. Both backends (SQLite; PostgreSQL + Redis).
@@ -44,8 +45,13 @@ PUBLIC = {
     "GET /healthz": "liveness probe: says ok, nothing else",
     "GET /readyz": "readiness probe: which backing services answer, no data",
     "GET /metrics": "Prometheus scrape: process counters, no user data",
-    "GET /": "redirects to the browser page",
     "* /web": "the browser page's static files",
+    "* /static": "the pages' stylesheet and vendored scripts",
+    "GET /signin": "the sign-in form",
+    "POST /signin": "asks for a code: answers the same whether or not the identifier is anyone's (test_signin.py)",
+    "POST /signin/code": "a code, limited in attempts (test_signin.py)",
+    "POST /signin/token": "an API token, checked as the API checks it",
+    "POST /signout": "ends the cookie's session, if any (CSRF-checked when there is one)",
     "GET /oauth/google/callback": "Google's redirect: the single-use signed state says whose connection it is",
     "GET /calendar/{secret}.ics": "the feed's unguessable path is the credential (see test_ownership.py)",
 }
@@ -105,7 +111,18 @@ def error_of(response: httpx.Response) -> str | None:
 
 def bearer_routes() -> list[Endpoint]:
     exempt = PUBLIC.keys() | TWILIO_SIGNED
-    return [endpoint for endpoint in app_endpoints() if endpoint.kind == "http" and endpoint.key not in exempt]
+    return [
+        endpoint for endpoint in app_endpoints()
+        if endpoint.kind == "http" and endpoint.key not in exempt and endpoint.path.startswith("/api/")
+    ]
+
+
+def page_routes() -> list[Endpoint]:
+    exempt = PUBLIC.keys() | TWILIO_SIGNED
+    return [
+        endpoint for endpoint in app_endpoints()
+        if endpoint.kind == "http" and endpoint.key not in exempt and not endpoint.path.startswith("/api/")
+    ]
 
 
 # --- the route table ---------------------------------------------------------------------------
@@ -134,6 +151,23 @@ async def test_every_other_http_route_is_401_with_no_or_bad_credentials(client, 
         response = await client.request(endpoint.method, endpoint.url(), headers=CREDENTIALS[credentials], json={})
         answers[endpoint.key] = (response.status_code, error_of(response))
     assert answers == {endpoint.key: (401, "UNAUTHENTICATED") for endpoint in routes}
+
+
+@pytest.mark.parametrize("credentials", CREDENTIALS)
+async def test_every_page_sends_a_visitor_without_a_session_to_sign_in(client, credentials):
+    routes = page_routes()
+    assert "GET /" in {endpoint.key for endpoint in routes}
+    answers = {}
+    for endpoint in routes:
+        response = await client.request(endpoint.method, endpoint.url(), headers=CREDENTIALS[credentials])
+        answers[endpoint.key] = (response.status_code, response.headers.get("location", "").split("?")[0])
+    assert answers == {endpoint.key: (303, "/signin") for endpoint in routes}
+
+
+async def test_a_forged_session_cookie_is_no_session(client):
+    client.cookies.set("coach_session", "not-a-session." + "0" * 64)
+    response = await client.get("/account")
+    assert (response.status_code, response.headers["location"]) == (303, "/signin?next=/account")
 
 
 # --- Twilio webhooks ----------------------------------------------------------------------------
