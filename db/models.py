@@ -651,7 +651,6 @@ class ConversationAction(Base):
 
     action_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(32), index=True)
-    tool_call_id: Mapped[str | None] = mapped_column(String(100))
 
 
 MODALITIES = ("text", "audio", "image", "video", "document")

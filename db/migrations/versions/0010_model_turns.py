@@ -21,7 +21,6 @@ def upgrade() -> None:
     op.create_table('conversation_actions',
     sa.Column('action_id', sa.String(length=32), nullable=False),
     sa.Column('conversation_id', sa.String(length=32), nullable=False),
-    sa.Column('tool_call_id', sa.String(length=100), nullable=True),
     sa.PrimaryKeyConstraint('action_id', name=op.f('pk_conversation_actions'))
     )
     with op.batch_alter_table('conversation_actions', schema=None) as batch_op:
