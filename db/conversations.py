@@ -77,6 +77,16 @@ class ModelSums:
         return cls(model, int(turns), int(input_tokens or 0), int(output_tokens or 0), int(thoughts or 0),
                    by_modality, unsplit)
 
+    @classmethod
+    def of_turn(cls, turn: ModelTurn) -> ModelSums:
+        by_modality = {
+            direction: {m: count for m in MODALITIES if (count := getattr(turn, f"{direction}_{m}_tokens")) is not None}
+            for direction in DIRECTIONS
+        }
+        totals = {"input": turn.input_tokens, "output": turn.output_tokens}
+        unsplit = {direction: 0 if by_modality[direction] else totals[direction] for direction in DIRECTIONS}
+        return cls(turn.model, 1, turn.input_tokens, turn.output_tokens, turn.thoughts_tokens or 0, by_modality, unsplit)
+
 
 def _in_range(column: Any, since: datetime, until: datetime) -> ColumnElement[bool]:
     return and_(column >= since, column < until)
