@@ -13,6 +13,8 @@ from audio import silence, tone
 from factories import new_team, new_user
 from fakes.gemini_live import live_usage
 from fakes.gemini_text import function_call_response, text_response, text_usage
+from fakes.otlp import FakeOtlpCollector
+from fakes.server import running_server
 from worlds import ended_call, voice_world
 
 from db.models import new_id
@@ -217,3 +219,36 @@ async def test_a_member_cannot_read_the_teams_usage(world):
     for path in ("sessions", "usage", "sessions/" + "0" * 32):
         response = await world.http.get(f"/api/admin/teams/{team}/{path}", headers=member.headers)
         assert response.status_code == 403
+
+
+async def test_spans_and_the_token_metric_reach_an_otlp_collector_with_the_genai_names(backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")  # the SDK's own settings: export soon, not in 5 s
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
+    collector = FakeOtlpCollector()
+    with running_server(collector.app) as collector_url:
+        async with voice_world(backend, tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=collector_url) as world:
+            member = await new_user(world.data)
+            world.gemini.text.queue_response(function_call_response(
+                ("create_task", {"title": "Stretch", "confidence": 0.95}), usage=text_usage({"TEXT": 700}, 20),
+            ))
+            world.gemini.text.queue_response(text_response("Added.", usage=text_usage({"TEXT": 760}, 6)))
+            assert (await world.http.post("/api/chat", headers=member.headers, json={"message": "x"})).status_code == 200
+            await wait_for(lambda: len(collector.spans) >= 3 and "gen_ai.client.token.usage" in collector.metric_names)
+
+    turns = [span for span in collector.spans if span.attributes.get("gen_ai.operation.name") == "chat"]
+    assert [span.name for span in turns] == [f"chat {DEFAULT_TEXT_MODEL}"] * 2
+    assert [(s.attributes["gen_ai.usage.input_tokens"], s.attributes["gen_ai.usage.output_tokens"]) for s in turns] == [
+        (700, 20), (760, 6),
+    ]
+    assert {s.attributes["gen_ai.request.model"] for s in turns} == {DEFAULT_TEXT_MODEL}
+    [tool] = [span for span in collector.spans if span.attributes.get("gen_ai.operation.name") == "execute_tool"]
+    assert (tool.name, tool.attributes["gen_ai.tool.name"]) == ("execute_tool create_task", "create_task")
+    conversation_ids = {span.attributes["gen_ai.conversation.id"] for span in [*turns, tool]}
+    assert len(conversation_ids) == 1
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
