@@ -615,6 +615,81 @@ class CallTranscriptTurn(Base):
     created_at: Mapped[datetime] = created_column()
 
 
+# --- conversations and model usage ---------------------------------------------------------
+
+
+class Conversation(Base):
+    """One conversation with the model: a call (its id is the call session's), a browser session, a chat
+    exchange (one `POST /api/chat`) or a scheduler run. `error` says why it failed, if it did."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    kind: Mapped[str] = mapped_column(String(16))  # call | browser | chat | scheduler
+    started_at: Mapped[datetime] = created_column()
+    ended_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConversationTeam(Base):
+    """A team whose member held the conversation (every team of the user when it started), with the start
+    time copied so that a team's conversation list is one index range."""
+
+    __tablename__ = "conversation_teams"
+    __table_args__ = (Index("ix_conversation_teams_team_started", "team_id", "started_at", "conversation_id"),)
+
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    started_at: Mapped[datetime]
+
+
+class ConversationAction(Base):
+    """The conversation an action was requested in (written with the action's first history row)."""
+
+    __tablename__ = "conversation_actions"
+
+    action_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32), index=True)
+
+
+MODALITIES = ("text", "audio", "image", "video", "document")
+"""The modalities Gemini reports token counts for (`MediaModality`, lower-cased)."""
+
+
+class ModelTurn(Base):
+    """One model turn's token usage, exactly as the model reported it. A per-modality column is NULL when the
+    model reported no count for that modality: counts are never derived (no subtraction from totals)."""
+
+    __tablename__ = "model_turns"
+    __table_args__ = (
+        Index("ix_model_turns_conversation_started", "conversation_id", "started_at"),
+        Index("ix_model_turns_user_started", "user_id", "started_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(default=0)
+    output_tokens: Mapped[int] = mapped_column(default=0)
+    thoughts_tokens: Mapped[int | None]
+    cached_tokens: Mapped[int | None]
+    input_text_tokens: Mapped[int | None]
+    input_audio_tokens: Mapped[int | None]
+    input_image_tokens: Mapped[int | None]
+    input_video_tokens: Mapped[int | None]
+    input_document_tokens: Mapped[int | None]
+    output_text_tokens: Mapped[int | None]
+    output_audio_tokens: Mapped[int | None]
+    output_image_tokens: Mapped[int | None]
+    output_video_tokens: Mapped[int | None]
+    output_document_tokens: Mapped[int | None]
+    reported: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the usage metadata as received
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime]
+
+
 # --- development outbox ---------------------------------------------------------------------
 
 

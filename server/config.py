@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.channels.secret_keys import secret_keys
+from tools.pricing import DEFAULT_MODEL_PRICES, ModelPrice
 
 SECRET_FILE = Path(".coach-secret")
 DEFAULT_LIVE_MODEL = "gemini-3.1-flash-live-preview"
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     GOOGLE_CLIENT_SECRET: str | None = Field(default=None, repr=False)
     GOOGLE_OAUTH_BASE_URL: str | None = None
     GOOGLE_CALENDAR_BASE_URL: str | None = None
+
+    # Model prices for the cost estimate (tools.pricing): JSON, model -> {"input"|"output": {"default": USD per
+    # million tokens, "text"|"audio"|...: per modality}}. Applied when usage is read, so a fix reprices history.
+    COACH_MODEL_PRICES: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {model: ModelPrice.model_validate(p) for model, p in DEFAULT_MODEL_PRICES.items()}
+    )
+    # OpenTelemetry (tools.telemetry): with an OTLP/HTTP endpoint, GenAI spans and metrics are exported there.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
 
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
     # Development: a channel without credentials (SMS and calls without Twilio, email without Resend) stores

@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.group_commit import Transaction
-from db.models import ActionTeam, AgentActionHistory, AgentExecutionTrace, new_id
+from db.models import (
+    ActionTeam,
+    AgentActionHistory,
+    AgentExecutionTrace,
+    ConversationAction,
+    new_id,
+)
 
 
 @dataclass
@@ -29,6 +35,8 @@ class ActionRecord:
     """Set when an earlier attempt of this action may have reached a provider: since when (see `dispatch`)."""
     governing_team_ids: tuple[str, ...] = ()
     """Every team of the user when the action was requested, written with its first step (action_teams)."""
+    conversation_id: str | None = None
+    """The conversation (call, chat) the action was requested in, written with its first step."""
     started: float = field(default_factory=time.perf_counter)
     _traces: list[dict[str, Any]] = field(default_factory=list)  # agent_execution_traces rows to insert
 
@@ -76,7 +84,11 @@ class ActionRecord:
         traces, self._traces = self._traces, []
         teams = [{"id": new_id(), "action_id": self.action_id, "team_id": team} for team in self.governing_team_ids]
         self.governing_team_ids = ()
-        return HistoryRows(history, traces, teams)
+        conversation = (
+            [{"action_id": self.action_id, "conversation_id": self.conversation_id}] if self.conversation_id else []
+        )
+        self.conversation_id = None
+        return HistoryRows(history, traces, teams, conversation)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class HistoryRows:
     history: dict[str, Any]
     traces: list[dict[str, Any]]
     teams: list[dict[str, Any]] = field(default_factory=list)
+    conversation: list[dict[str, Any]] = field(default_factory=list)
 
     async def insert(self, session: AsyncSession) -> None:
         """Insert now, in `session`'s transaction (the caller commits)."""
@@ -100,11 +113,13 @@ class HistoryRows:
         transaction.insert(_HISTORY, [self.history])
         transaction.insert(_TRACES, self.traces)
         transaction.insert(_ACTION_TEAMS, self.teams)
+        transaction.insert(_CONVERSATION_ACTIONS, self.conversation)
 
 
 _HISTORY = AgentActionHistory.__table__
 _TRACES = AgentExecutionTrace.__table__
 _ACTION_TEAMS = ActionTeam.__table__
+_CONVERSATION_ACTIONS = ConversationAction.__table__
 
 
 def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:

@@ -59,6 +59,7 @@ class Actor:
     team_roles: dict[str, str] = field(default_factory=dict)
     call_session_id: str | None = None
     answered_since_proposal: Callable[[str], bool] | None = None
+    conversation_id: str | None = None  # the call or chat the request comes from (model usage, traces)
 
     @property
     def team_ids(self) -> tuple[str, ...]:

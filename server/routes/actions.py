@@ -19,7 +19,7 @@ from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
 from server.errors import ApiError, not_found
-from server.paging import query_limit
+from server.paging import query_limit, query_time
 from server.schemas import parse_body
 from server.schemas.actions import ActionRequest, CancelRequest, ConfirmRequest, FeedbackRequest
 from tools import pending
@@ -96,19 +96,6 @@ async def cancel_pending(request: Request, session: AsyncSession, principal: Pri
     return tool_response(await pending.cancel(services, principal.actor(), request.path_params["action_id"], body.reason))
 
 
-def _parse_time(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(422, "INVALID_ARGUMENT", f"{name} must be an ISO 8601 datetime", details={"fields": [{"field": name, "message": "not a datetime"}]}) from None
-    if moment.tzinfo is None:
-        raise ApiError(422, "INVALID_ARGUMENT", f"{name} needs a UTC offset, e.g. 2026-11-24T10:00:00Z")
-    return moment
-
-
 @authenticated
 async def history(request: Request, session: AsyncSession, principal: Principal) -> Response:
     params = request.query_params
@@ -120,9 +107,9 @@ async def history(request: Request, session: AsyncSession, principal: Principal)
         query = query.where(AgentActionHistory.tool == params["type"])
     if params.get("status"):
         query = query.where(AgentActionHistory.status == params["status"])
-    if since := _parse_time(request, "since"):
+    if since := query_time(request, "since"):
         query = query.where(AgentActionHistory.created_at >= since)
-    if until := _parse_time(request, "until"):
+    if until := query_time(request, "until"):
         query = query.where(AgentActionHistory.created_at < until)
     if params.get("q"):
         query = query.where(cast(AgentActionHistory.payload, String).ilike(f"%{params['q']}%"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,9 +53,11 @@ from db.models import (
     Reminder,
     Task,
     TeamAISettings,
+    new_id,
 )
 from server.context import AppContext
 from server.web.cookies import SESSION_COOKIE, signed
+from tools import usage
 from tools.catalogue import TOOL_ARGS
 
 
@@ -163,6 +165,17 @@ async def administer_another_team(scene: Scene, endpoint: Endpoint) -> None:
     )
 
 
+async def read_another_teams_session(scene: Scene, endpoint: Endpoint) -> None:
+    """A's conversation is team A's: B gets 403 under team A, and 404 asking for it under B's own team."""
+    started = datetime.now(timezone.utc)
+    conversation = usage.ConversationStart(new_id(), scene.a.id, "chat", (scene.team_a,), started, ended_at=started)
+    turn = usage.Turn(conversation.conversation_id, scene.a.id, "gemini-2.5-flash", usage.TokenUsage(10, 2), 0, 1)
+    await usage.record_turns(scene.ctx.services, [turn], conversation)
+    denied = await scene.as_b(endpoint, team_id=scene.team_a, session_id=conversation.conversation_id)
+    assert (denied.status_code, error_code(denied)) == (403, "PERMISSION_DENIED")
+    assert_not_found(await scene.as_b(endpoint, team_id=scene.team_b, session_id=conversation.conversation_id))
+
+
 async def read_a_calendar_feed(scene: Scene, endpoint: Endpoint) -> None:
     """The feed's secret path is its capability: A's ids, or a made-up secret, open nothing."""
     created = await scene.client.post("/api/calendar/feed", headers=scene.a.headers)
@@ -232,6 +245,9 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/admin/teams/{team_id}/activity": administer_another_team,
     "GET /api/admin/teams/{team_id}/traces": administer_another_team,
     "GET /api/admin/teams/{team_id}/feedback": administer_another_team,
+    "GET /api/admin/teams/{team_id}/sessions": administer_another_team,
+    "GET /api/admin/teams/{team_id}/usage": administer_another_team,
+    "GET /api/admin/teams/{team_id}/sessions/{session_id}": read_another_teams_session,
     "GET /calendar/{secret}.ics": read_a_calendar_feed,
     "GET /api/habits/{habit_id}": act_on_a_coaching_row,
     "PUT /api/habits/{habit_id}": act_on_a_coaching_row,
