@@ -160,7 +160,8 @@ class SettingView:
 
     @property
     def described_by(self) -> str:
-        parts = [f"{self.id}-hint" if self.setting.hint else "", f"{self.id}-enforced" if self.rule else "",
+        enforced = self.rule is not None and self.error != self.rule.note  # a refusal repeats the note: say it once
+        parts = [f"{self.id}-hint" if self.setting.hint else "", f"{self.id}-enforced" if enforced else "",
                  f"{self.id}-error" if self.error else ""]
         return " ".join(part for part in parts if part)
 
