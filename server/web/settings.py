@@ -242,8 +242,10 @@ def field_errors(refused: ApiError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for problem in fields:
         name = problem["field"].split(".")[0]
-        name = name if name in SETTINGS else ""
-        message = TIME_ERROR if name and SETTINGS[name].kind == "time" else problem["message"]
+        if name not in SETTINGS:
+            name, message = "", f"{problem['field']}: {problem['message']}" if problem["field"] else problem["message"]
+        else:
+            message = TIME_ERROR if SETTINGS[name].kind == "time" else problem["message"]
         errors[name] = f"{errors[name]} {message}" if name in errors and message not in errors[name] else message
     return errors
 

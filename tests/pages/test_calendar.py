@@ -12,7 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from backends import Backend
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import DAYTIME, TestUser, new_user
 from playwright.async_api import Browser, Page, expect
 from providers import GoogleWorld, running_google

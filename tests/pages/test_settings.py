@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import TestUser, new_team, new_user, update_team_settings
 from playwright.async_api import Browser, Page, expect
 from worlds import VoiceWorld
@@ -182,3 +188,18 @@ async def test_the_settings_page_at_desktop_width_has_no_serious_accessibility_v
     page = await settings_page(browser, world, user, viewport={"width": 1280, "height": 900})
     assert await serious_violations(page) == []
     await screenshot(page, "settings-1280")
+
+
+async def test_a_forged_unknown_field_is_refused_as_the_api_refuses_it_and_nothing_is_saved(
+    browser: Browser, world: VoiceWorld
+) -> None:
+    user = await new_user(world.data)
+    before = await api_settings(world, user)
+    page = await settings_page(browser, world, user)
+    await page.get_by_label("Phone calls a day").fill("1")
+    await page.locator("form[action='/settings']").evaluate(
+        "form => form.insertAdjacentHTML('beforeend', '<input type=hidden name=is_admin value=true>')"
+    )
+    await save(page)
+    await expect(page.get_by_test_id("settings-errors")).to_contain_text("is_admin: Extra inputs are not permitted")
+    assert await api_settings(world, user) == before
