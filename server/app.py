@@ -44,6 +44,8 @@ from server.routes import (
     settings as settings_routes,
 )
 from server.web import account, home, signin
+from server.web import calendar as calendar_page
+from server.web import settings as settings_page
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 from tools import telemetry
@@ -98,7 +100,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
             *coaching.routes, *admin.routes, *usage.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes,
+            *signin.routes, *account.routes, *home.routes, *settings_page.routes, *calendar_page.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[

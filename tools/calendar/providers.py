@@ -86,6 +86,16 @@ class BuiltinCalendar:
         )
         return [Busy(row.start_at, row.end_at, row.title) for row in rows.scalars()]
 
+    async def upcoming(self, now: datetime, limit: int) -> list[CalendarEvent]:
+        """The next `limit` events not yet over, soonest first (the calendar page lists them)."""
+        rows = await self.session.execute(
+            select(CalendarEvent)
+            .where(CalendarEvent.user_id == self.user_id, CalendarEvent.provider == self.name, CalendarEvent.end_at > now)
+            .order_by(CalendarEvent.start_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
     async def insert(self, event: NewEvent) -> CreatedEvent:
         row = CalendarEvent(
             user_id=self.user_id, provider=self.name, title=event.title, description=event.description,
