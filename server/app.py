@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from server import openapi
 from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
@@ -76,7 +77,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
             *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes,
+            *signin.routes, *account.routes, *home.routes, *openapi.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[
