@@ -88,7 +88,7 @@ class TracesQuery(Query):
 class Operation:
     """What one route takes and answers. `answer` is the success body's model (None: no JSON body, e.g. a
     204, or a stream of `media_type`); `refusals` are the route's own 4xx beyond those every route of its
-    kind has (401; 404 with a path id; 422 with a body or a query), each with the error shape."""
+    kind has (401; 404 with a path id; 400 with a query; 422 with a body), each with the error shape."""
 
     tag: str
     summary: str
@@ -154,7 +154,8 @@ REGISTRY: dict[str, Operation] = {
     "POST /api/actions/pending/{action_id}/cancel": Operation(
         "Actions", "Reject a pending action, with a reason", AgentToolResult, body=CancelRequest, tool_result=True),
     "GET /api/actions/history": Operation("Actions", "Your action history, newest first", answers.HistoryList,
-                                          query=HistoryQuery, also_as=("text/csv",)),
+                                          query=HistoryQuery, also_as=("text/csv",),
+                                          refusals={422: "since, until or format is refused"}),
     "POST /api/actions/{history_id}/feedback": Operation("Actions", "Feedback on an action", answers.FeedbackRecorded,
                                                          201, FeedbackRequest),
     "POST /api/chat": Operation("Chat", "Text chat with the coach (same tools, same policy)", answers.ChatReply,
@@ -176,7 +177,8 @@ REGISTRY: dict[str, Operation] = {
         refusals={503: "Google is not configured on this server"},
         description="Sets a cookie binding the flow to this browser; send the browser to `authorization_url`.",
     ),
-    "DELETE /api/calendar/google": Operation("Calendar", "Disconnect Google Calendar", answers.GoogleDisconnected),
+    "DELETE /api/calendar/google": Operation("Calendar", "Disconnect Google Calendar", answers.GoogleDisconnected,
+                                         refusals={404: "no Google Calendar is connected"}),
     "POST /api/calendar/feed": Operation("Calendar", "Create or rotate the ICS feed (the old URL stops working)",
                                          answers.FeedCreated, 201),
     "DELETE /api/calendar/feed": Operation("Calendar", "Delete the ICS feed", None, 204,
@@ -328,8 +330,10 @@ def _responses(op: Operation, has_path_id: bool, schemas: _SchemaCollector) -> d
     refusals: dict[int, str] = {401: "no or a wrong API token or session (or a wrong CSRF token: 403)"}
     if has_path_id:
         refusals[404] = "no such row of yours"
-    if op.body is not None or op.query is not None:
-        refusals[422] = "a field is refused: `details.fields` names each one"
+    if op.query is not None:
+        refusals[400] = "a query parameter is refused: `details.fields` names it"
+    if op.body is not None:
+        refusals[422] = "a field of the body is refused: `details.fields` names each one"
     refusals.update(op.refusals)
     error = schemas.ref(answers.ErrorAnswer)
     shapes = dict.fromkeys(refusals, error)
