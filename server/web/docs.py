@@ -8,6 +8,7 @@ are shown once, at the end, and linked to.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,7 +189,7 @@ def _type(schema: dict[str, Any], schemas: dict[str, Any]) -> str:
 def _constraints(schema: dict[str, Any]) -> str:
     found = [text.format(schema[key]) for key, text in _CONSTRAINTS if key in schema]
     if "default" in schema and schema["default"] is not None:
-        found.append(f"default {schema['default']}")
+        found.append(f"default {json.dumps(schema['default'])}")
     if schema.get("additionalProperties") is False:
         found.append("no other fields")
     return "; ".join(found)

@@ -44,7 +44,7 @@ async def test_a_request_body_shows_each_field_with_its_type_and_constraints(bro
     body = page.get_by_role("table", name="Request body of POST /api/me/tokens")
     name_row = body.get_by_role("row").filter(has=page.get_by_role("cell", name="name", exact=True))
     await expect(name_row).to_contain_text("at most 100 characters")
-    await expect(name_row).to_contain_text("default default")
+    await expect(name_row).to_contain_text('default "default"')
     expiry_row = body.get_by_role("row").filter(has=page.get_by_role("cell", name="expires_at", exact=True))
     await expect(expiry_row).to_contain_text("string (date-time) or null")
 
