@@ -30,9 +30,22 @@ from server.routes.actions import HISTORY_LIMIT, HTTP_STATUS, MAX_HISTORY_LIMIT
 from server.routes.coaching import LIST_LIMIT, MAX_LIST_LIMIT
 from server.routes.outbox import MAX_OUTBOX_LIMIT, OUTBOX_LIMIT
 from server.schemas import responses as answers
-from server.schemas.actions import ActionRequest, CancelRequest, ChatRequest, ConfirmRequest, FeedbackRequest
+from server.schemas.actions import (
+    ActionRequest,
+    CancelRequest,
+    ChatRequest,
+    ConfirmRequest,
+    FeedbackRequest,
+)
 from server.schemas.coaching import (
-    ContactCreate, ContactUpdate, GoalCreate, GoalUpdate, HabitCreate, HabitUpdate, ReminderUpdate, TaskUpdate,
+    ContactCreate,
+    ContactUpdate,
+    GoalCreate,
+    GoalUpdate,
+    HabitCreate,
+    HabitUpdate,
+    ReminderUpdate,
+    TaskUpdate,
 )
 from server.schemas.settings import TeamSettingsUpdate, UserSettingsUpdate
 from server.schemas.tokens import CreatedToken, TokenCreate, TokenInfo

@@ -16,7 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy.orm import DeclarativeBase
 
-from db.models import AgentActionFeedback, AgentActionHistory, AgentExecutionTrace, TeamAISettings, UserAgentSettings
+from db.models import (
+    AgentActionFeedback,
+    AgentActionHistory,
+    AgentExecutionTrace,
+    TeamAISettings,
+    UserAgentSettings,
+)
 from server.schemas.coaching import Consent, GoalStatus, TaskStatus
 from server.schemas.tokens import TokenInfo
 from tools.results import ErrorCode

@@ -9,8 +9,8 @@ import pytest
 from app_routes import app_endpoints
 from factories import new_user
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
-from starlette.routing import Route
 from starlette.responses import Response
+from starlette.routing import Route
 
 from server.openapi import REGISTRY, UndocumentedRoute, build_document, document_of
 from server.routes.actions import MAX_HISTORY_LIMIT

@@ -22,15 +22,17 @@ import pytest
 import schemathesis
 from action_requests import propose
 from backends import Backend
-from fakes.gemini_text import text_response
 from factories import DAYTIME, TestUser, new_team, new_user
+from fakes.gemini_text import text_response
 from hypothesis import HealthCheck, Phase
 from providers import running_google
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
-from worlds import VoiceWorld, voice_world
-
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import select
+from worlds import VoiceWorld, voice_world
 
 from db.models import ActionSequence, AgentActionHistory, Reminder
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import re
 
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import new_user
 from playwright.async_api import Browser, expect
 from worlds import VoiceWorld
