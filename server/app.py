@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from server import openapi
 from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
@@ -43,7 +44,7 @@ from server.routes import (
 from server.routes import (
     settings as settings_routes,
 )
-from server.web import account, home, signin
+from server.web import account, docs, home, signin
 from server.web import calendar as calendar_page
 from server.web import settings as settings_page
 from server.web.rendering import WEB_DIRECTORY
@@ -98,9 +99,30 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
 
     return Starlette(
         routes=[
-            *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
-            *coaching.routes, *admin.routes, *usage.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes, *settings_page.routes, *calendar_page.routes,
+            # the JSON API
+            *health.routes,
+            *settings_routes.routes,
+            *tokens.routes,
+            *actions.routes,
+            *outbox.routes,
+            *sequences.routes,
+            *coaching.routes,
+            *admin.routes,
+            *usage.routes,
+            *chat.routes,
+            *calendar.routes,
+            *openapi.routes,
+            # providers' webhooks and the voice sockets
+            *twilio.routes,
+            *media.routes,
+            *browser.routes,
+            # the pages
+            *signin.routes,
+            *account.routes,
+            *home.routes,
+            *settings_page.routes,
+            *calendar_page.routes,
+            *docs.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[

@@ -6,13 +6,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.catalogue import TOOL_ARGS
+
 
 class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # dispatch checks these itself (NUL, NaN, range) and records the call it refuses; see server.schemas
     UNCHECKED_FIELDS: ClassVar[frozenset[str]] = frozenset({"args", "confidence"})
 
-    tool: str = Field(min_length=1, max_length=64)
+    tool: str = Field(min_length=1, max_length=64, description="a tool of the catalogue", examples=sorted(TOOL_ARGS))
     args: dict[str, Any] = Field(default_factory=dict)
     confidence: float | None = None
 
