@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 from worlds import VoiceWorld, voice_world
 
-from db.models import ActionSequence, AgentActionHistory, Reminder
+from db.models import ActionSequence, AgentActionHistory, Conversation, Reminder
 
 EXAMPLES_PER_OPERATION = 12
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -65,12 +65,14 @@ async def owned_ids(world: VoiceWorld, user: TestUser, team_id: str) -> dict[str
         "action_id": await propose(http, user),
         "team_id": team_id,
     }
+    assert (await http.post("/api/chat", headers=headers, json={"message": "Hello"})).status_code == 200  # a conversation
     async with world.data.sessions() as session:
         sequence = ActionSequence(user_id=user.id, name="Morning", trigger="manual", steps=[])
         reminder = Reminder(user_id=user.id, message="Stretch", remind_at=DAYTIME + timedelta(days=1))
         session.add_all([sequence, reminder])
         await session.commit()
         made["sequence_id"], made["reminder_id"] = sequence.id, reminder.id
+        made["session_id"] = await session.scalar(select(Conversation.id).where(Conversation.user_id == user.id))
         made["history_id"] = await session.scalar(
             select(AgentActionHistory.id).where(AgentActionHistory.user_id == user.id).limit(1)
         )
