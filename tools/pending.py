@@ -100,7 +100,7 @@ async def propose(
         record.trace("tool_result", success=True, pending=True)
         await commit_writes(session, [outcome_write(record.rows("proposed", facts.args), result, on_finish)])
     await services.events.publish(
-        record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool, "args": facts.args}
+        record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool}
     )
     return result
 
