@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
