@@ -6,6 +6,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.pending import RejectionReason
+
 
 class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -27,6 +29,7 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=500)
+    reason_code: RejectionReason | None = Field(default=None, description="why it was rejected; other needs reason")
 
 
 class FeedbackRequest(BaseModel):
