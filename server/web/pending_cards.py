@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,10 +70,6 @@ def to_whom(pending: PendingAgentAction, owner: User, viewer: Principal) -> str:
     return person
 
 
-def _value(value: Any) -> str:
-    return str(value)
-
-
 def card_for(pending: PendingAgentAction, owner: User, viewer: Principal, zone: ZoneInfo, now: datetime) -> Card:
     confidence = "not given" if pending.confidence is None else f"{round(pending.confidence * 100)}%"
     return Card(
@@ -82,7 +77,7 @@ def card_for(pending: PendingAgentAction, owner: User, viewer: Principal, zone: 
         what=what(pending.tool),
         to_whom=to_whom(pending, owner, viewer),
         fields=tuple(
-            (name.replace("_", " ").capitalize(), _value(value))
+            (name.replace("_", " ").capitalize(), str(value))
             for name, value in pending.args.items() if value not in (None, "", [], {})
         ),
         risk=pending.risk_level,

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 from action_requests import confirm, feedback_rows, pending_status, propose
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import TestUser, daytime_clock, new_user
 from fakes.server import running_server_async
 from playwright.async_api import Browser, Locator, Page, expect
