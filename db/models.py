@@ -502,6 +502,8 @@ class AgentActionFeedback(Base):
     edited_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rating: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
+    # A rejection's reason (tools.pending.REJECTION_REASONS); the person's own words are the comment.
+    reason_code: Mapped[str | None] = mapped_column(String(32), index=True)
     time_to_decision_ms: Mapped[int | None]
     created_at: Mapped[datetime] = created_column()
 

@@ -33,6 +33,7 @@ from server.routes import (
     calendar,
     chat,
     coaching,
+    events,
     health,
     media,
     outbox,
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             # the JSON API
             *health.routes,
+            *events.routes,
             *settings_routes.routes,
             *tokens.routes,
             *actions.routes,

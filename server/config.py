@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # The largest websocket message uvicorn accepts (`coach serve`): Twilio's media frames are ~400 bytes, the
     # browser's audio frames a few KB.
     COACH_MAX_WS_MESSAGE_BYTES: int = Field(default=256 * 1024, gt=0)
+    # `GET /api/events` sends a comment this often when nothing happens, so proxies (which close a response
+    # idle for 60 s or so) keep the stream open and a gone client is noticed.
+    COACH_EVENTS_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
 
     @field_validator("COACH_SECRET_KEY")
     @classmethod

@@ -210,6 +210,12 @@ REGISTRY: dict[str, Operation] = {
                                          answers.FeedCreated, 201),
     "DELETE /api/calendar/feed": Operation("Calendar", "Delete the ICS feed", None, 204,
                                            refusals={404: "no feed exists"}),
+    "GET /api/events": Operation(
+        "Events", "Server-sent events for you: pending_created, pending_resolved, action_recorded", None,
+        media_type="text/event-stream",
+        description="Each event's data is JSON with `action_id`, `tool` and `status`; a comment every "
+                    "COACH_EVENTS_HEARTBEAT_SECONDS keeps the stream open. Reconnect and re-read on a drop.",
+    ),
     "GET /api/outbox": Operation("Outbox", "Messages the development outbox holds (not sent)", answers.OutboxPage,
                                  query=OutboxQuery),
     "GET /api/admin/teams/{team_id}/activity": Operation("Team admin", "The team's actions", answers.TeamActivity,

@@ -93,7 +93,9 @@ async def confirm_pending(request: Request, session: AsyncSession, principal: Pr
 async def cancel_pending(request: Request, session: AsyncSession, principal: Principal) -> Response:
     body = await parse_body(request, CancelRequest)
     services = app_context(request).services
-    return tool_response(await pending.cancel(services, principal.actor(), request.path_params["action_id"], body.reason))
+    return tool_response(
+        await pending.cancel(services, principal.actor(), request.path_params["action_id"], body.reason, body.reason_code)
+    )
 
 
 @authenticated

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.catalogue import TOOL_ARGS
+from tools.pending import RejectionReason
 
 
 class ActionRequest(BaseModel):
@@ -29,6 +30,7 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=500)
+    reason_code: RejectionReason | None = Field(default=None, description="why it was rejected; other needs reason")
 
 
 class FeedbackRequest(BaseModel):
