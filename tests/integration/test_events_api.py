@@ -168,9 +168,8 @@ async def test_the_subscription_ends_when_the_client_goes(server) -> None:
     await _subscribers_become(server.bus, user, 0)
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # events cross processes over Redis
 async def test_a_proposal_made_through_another_server_process_reaches_the_stream(server, settings, backend) -> None:
-    if backend.redis_url is None:
-        pytest.skip("events cross processes over Redis (the PostgreSQL + Redis backend)")
     http, ctx = server.http, server.data
     user = await new_user(ctx)
     async with served(settings) as other, event_stream(http, headers=user.headers) as stream:

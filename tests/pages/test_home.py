@@ -60,11 +60,10 @@ async def test_a_card_appears_live_when_the_api_proposes_an_sms(browser: Browser
     await expect(page.locator("#pending-announcer")).to_contain_text("1 action is waiting for your approval")
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # events cross processes over Redis
 async def test_a_card_appears_live_when_another_server_process_proposes(
     browser: Browser, world: VoiceWorld, backend
 ) -> None:
-    if backend.redis_url is None:
-        pytest.skip("events cross processes over Redis (the PostgreSQL + Redis backend)")
     user = await new_user(world.data)
     page = await _home(browser, world, user)
     await _live(page)
