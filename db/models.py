@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -455,10 +456,18 @@ class ActionTeam(Base):
 
 
 class AgentActionHistory(Base):
-    """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied."""
+    """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied,
+    undone (its own step, `payload.undoes` naming the executed step, `source` who undid it)."""
 
     __tablename__ = "agent_action_history"
-    __table_args__ = (Index("ix_agent_action_history_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_agent_action_history_user_created", "user_id", "created_at"),
+        # An action is undone at most once: of two concurrent undos, the second insert of its `undone` step fails.
+        Index(
+            "uq_agent_action_history_undone", "action_id", unique=True,
+            sqlite_where=text("status = 'undone'"), postgresql_where=text("status = 'undone'"),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -501,6 +510,7 @@ class AgentActionFeedback(Base):
     original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     edited_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rating: Mapped[int | None]
+    tags: Mapped[list[Any]] = mapped_column(default=list)  # reason tags of a thumbs up or down (FEEDBACK_TAGS)
     comment: Mapped[str | None] = mapped_column(Text)
     time_to_decision_ms: Mapped[int | None]
     created_at: Mapped[datetime] = created_column()
