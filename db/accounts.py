@@ -11,15 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import (
-    ApiToken,
-    Team,
-    TeamAISettings,
-    TeamMember,
-    User,
-    UserAgentSettings,
-    utcnow,
-)
+from db.models import ApiToken, Team, TeamAISettings, TeamMember, User, UserAgentSettings, utcnow
 
 TOKEN_PREFIX = "vc_"
 MAX_LIVE_TOKENS = 20

@@ -22,16 +22,7 @@ from tools import pending
 from tools.audit import ActionRecord
 from tools.catalogue import PENDING_TOOLS, TOOL_ARGS
 from tools.execution import (
-    SCHEDULER,
-    Actor,
-    OnFinish,
-    Subject,
-    checked_confidence,
-    execute,
-    gather_facts,
-    parse_args,
-    prepare,
-    record_denial,
+    SCHEDULER, Actor, OnFinish, Subject, checked_confidence, execute, gather_facts, parse_args, prepare, record_denial,
     subject_of,
 )
 from tools.executors import Prepared

@@ -25,13 +25,7 @@ from policy.flags import FlagRule, flag_enabled
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy, outgoing_texts
 from tools.audit import ActionRecord, HistoryRows
-from tools.catalogue import (
-    TOOL_ARGS,
-    CreateActionSequence,
-    CreateCalendarEvent,
-    ScheduleReminder,
-    ToolArgs,
-)
+from tools.catalogue import TOOL_ARGS, CreateActionSequence, CreateCalendarEvent, ScheduleReminder, ToolArgs
 from tools.channels.outbox import DELIVERED
 from tools.executors import EXECUTORS, PREPARERS, Execution, Prepared
 from tools.payloads import ARGUMENTS_MAX_BYTES, recordable, stored_bytes, unstorable

@@ -21,16 +21,7 @@ from db.models import AgentActionFeedback, PendingAgentAction, PendingApproval
 from policy.decision import ActionFacts, Decision, Outcome, decide
 from tools.audit import ActionRecord
 from tools.execution import (
-    Actor,
-    OnFinish,
-    Subject,
-    execute,
-    gather_facts,
-    load_subject,
-    outcome_write,
-    parse_args,
-    prepare,
-    record_denial,
+    Actor, OnFinish, Subject, execute, gather_facts, load_subject, outcome_write, parse_args, prepare, record_denial,
 )
 from tools.log_context import action_context
 from tools.reads import Reads

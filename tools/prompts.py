@@ -6,11 +6,11 @@ import json
 from typing import Literal
 
 from db import accounts
-from tools.catalogue import GetUserData
 from tools.execution import load_subject
 from tools.executors import Execution
 from tools.executors.coaching import get_user_data
 from tools.reads import Reads
+from tools.catalogue import GetUserData
 from tools.services import ToolServices
 
 SAFETY_AND_CONSENT = """\

@@ -10,12 +10,7 @@ import redis.asyncio as redis_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.group_commit import GroupCommit
-from policy.quotas import (
-    DEFAULT_BURST_PER_MINUTE,
-    MemoryQuotaStore,
-    QuotaStore,
-    RedisQuotaStore,
-)
+from policy.quotas import DEFAULT_BURST_PER_MINUTE, MemoryQuotaStore, QuotaStore, RedisQuotaStore
 from tools.channels.google_calendar import GoogleCalendarClient
 from tools.channels.outbox import outbox_channels
 from tools.channels.resend import ResendChannel

@@ -18,13 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CalendarEvent, UserCalendarConnection
-from tools.channels.google_calendar import (
-    EventInsert,
-    EventTime,
-    GoogleCalendarClient,
-    GoogleError,
-    event_id_for,
-)
+from tools.channels.google_calendar import EventInsert, EventTime, GoogleCalendarClient, GoogleError, event_id_for
 from tools.channels.sealing import SealError, TokenSealer, sealer_for
 from tools.results import ErrorCode, ToolFailure
 from tools.services import ToolServices

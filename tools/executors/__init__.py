@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tools.catalogue import ToolArgs
-from tools.executors import calendar, coaching, messaging, sequences
 from tools.executors.base import Execution, Prepared, Preparer
+from tools.executors import calendar, coaching, messaging, sequences
 
 Executor = Callable[[Execution, Any], Awaitable[dict[str, Any]]]
 

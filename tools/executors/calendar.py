@@ -17,11 +17,7 @@ from policy.decision import working_hours_window
 from policy.quiet_hours import parse_hhmm, quiet_hours_window
 from tools.calendar.providers import Busy, CalendarProvider, NewEvent, calendar_for
 from tools.calendar.slots import HISTORY_DAYS, HORIZON, part_of_day_window, rank_slots
-from tools.catalogue import (
-    CheckCalendarAvailability,
-    CreateCalendarEvent,
-    FindOptimalTime,
-)
+from tools.catalogue import CheckCalendarAvailability, CreateCalendarEvent, FindOptimalTime
 from tools.executors.base import Execution
 from tools.results import ErrorCode, ToolFailure
 from tools.timespec import TimeSpecError

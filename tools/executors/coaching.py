@@ -18,13 +18,7 @@ from db.models import (
     ScheduledJob,
     Task,
 )
-from tools.catalogue import (
-    CreateTask,
-    GetUserData,
-    MarkHabitComplete,
-    ScheduleReminder,
-    UpdateGoalProgress,
-)
+from tools.catalogue import CreateTask, GetUserData, MarkHabitComplete, ScheduleReminder, UpdateGoalProgress
 from tools.executors.base import Execution, Prepared
 from tools.results import ErrorCode, ToolFailure
 from tools.timephrase import local_iso

@@ -8,13 +8,7 @@ from typing import Any
 from db import calls, consent
 from db.coaching import saved_contact
 from policy.addresses import InvalidAddress, normalize_email
-from tools.catalogue import (
-    MakeVoiceCall,
-    RecordOptOut,
-    SendEmail,
-    SendEmailToContact,
-    SendSms,
-)
+from tools.catalogue import MakeVoiceCall, RecordOptOut, SendEmail, SendEmailToContact, SendSms
 from tools.channels.outbox import DELIVERED, OutboxChannel
 from tools.channels.resend import ResendChannel
 from tools.channels.stream_token import issue_stream_token, outbound_answer_url

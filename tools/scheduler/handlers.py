@@ -19,16 +19,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts
-from db.models import (
-    ActionSequence,
-    Goal,
-    Habit,
-    HabitCompletion,
-    Reminder,
-    ScheduledJob,
-    UserAgentSettings,
-)
 from policy.risk import DELIVERY_TOOLS
+from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.reads import Reads
 from tools.scheduler import sequences
@@ -38,6 +30,7 @@ from tools.scheduler.preload import JobReads
 from tools.scheduler.queue import insert_jobs, job_action_id, new_job
 from tools.services import ToolServices
 from tools.timespec import next_occurrence
+
 
 Settle = Callable[[AsyncSession, list[tuple[ScheduledJob, Outcome]], datetime], Awaitable[None]]
 """What follows jobs of a kind that are over (done, failed or cancelled), for all those finishing in one
