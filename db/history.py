@@ -154,3 +154,17 @@ async def add_feedback(
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def decisions(session: AsyncSession, user_id: str, action_ids: Sequence[str]) -> dict[str, AgentExecutionTrace]:
+    """Each action's policy decision (its `decision_point` trace), in one query."""
+    if not action_ids:
+        return {}
+    rows = await session.scalars(
+        select(AgentExecutionTrace).where(
+            AgentExecutionTrace.user_id == user_id,
+            AgentExecutionTrace.action_id.in_(action_ids),
+            AgentExecutionTrace.trace_type == "decision_point",
+        )
+    )
+    return {row.action_id: row for row in rows}

@@ -457,7 +457,7 @@ class ActionTeam(Base):
 
 class AgentActionHistory(Base):
     """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied,
-    undone (its own step, `payload.undoes` naming the executed step, `source` who undid it)."""
+    undone (its own step, `result.undoes` naming the executed step, `source` where it was undone)."""
 
     __tablename__ = "agent_action_history"
     __table_args__ = (

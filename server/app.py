@@ -24,7 +24,7 @@ from server.routes import (
     actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes, tokens,
     twilio,
 )
-from server.web import account, home, signin
+from server.web import account, history, home, signin
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 
@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
             *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes,
+            *signin.routes, *account.routes, *home.routes, *history.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[

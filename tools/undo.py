@@ -4,7 +4,8 @@
     lets one undo of an action exist, so of two concurrent undos one wins) -> undo the effect with the
     executed step's result -> commit the claim, the effect and its trace together (or none of them).
 
-An undo is refused with 409 when the effect has since changed (the task was completed, the reminder was
+The `undone` step keeps the action's arguments (so the action is still found by what it was about) and its
+result names the executed step it undoes (`undoes`) and what was undone. An undo is refused with 409 when the effect has since changed (the task was completed, the reminder was
 delivered, the goal moved on, ...) and with 400 when the action cannot be undone at all.
 """
 
@@ -181,7 +182,7 @@ async def undo(services: ToolServices, actor: Actor, action_id: str) -> AgentAct
     async with services.sessions() as session:
         claim = AgentActionHistory(
             user_id=actor.user_id, team_id=executed.team_id, action_id=action_id, tool=executed.tool, status=UNDONE,
-            source=actor.source, payload={"undoes": executed.id}, confidence=executed.confidence,
+            source=actor.source, payload=executed.payload, confidence=executed.confidence,
             risk_level=executed.risk_level,
         )
         session.add(claim)
@@ -191,10 +192,10 @@ async def undo(services: ToolServices, actor: Actor, action_id: str) -> AgentAct
             raise UndoRefused(409, "this action was already undone") from None
         started = time.perf_counter()
         run = UndoRun(session, services, actor.user_id, services.clock())
-        claim.result = await UNDOERS[executed.tool](run, executed.result or {})
+        claim.result = {"undoes": executed.id, **await UNDOERS[executed.tool](run, executed.result or {})}
         session.add(AgentExecutionTrace(
             action_id=action_id, user_id=actor.user_id, trace_type="undo",
-            data={"undoes": executed.id, "source": actor.source, "result": claim.result},
+            data={"source": actor.source, "result": claim.result},
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         ))
         await session.commit()

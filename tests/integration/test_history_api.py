@@ -256,7 +256,7 @@ async def test_undo_deletes_a_created_task_and_records_the_undo(client, ctx):
     assert response.status_code == 200, response.text
     step = await undone_step(ctx, action_id)
     executed = [row for row in await history_rows(ctx, action_id=action_id) if row.status == "executed"][0]
-    assert (step.source, step.payload, step.tool) == ("api", {"undoes": executed.id}, "create_task")
+    assert (step.source, step.result["undoes"], step.payload, step.tool) == ("api", executed.id, executed.payload, "create_task")
     assert await row_of(ctx, Task, executed.result["task_id"]) is None
 
 
