@@ -91,7 +91,7 @@ async def arrange(url: str, actions: int) -> tuple[str, str, str]:
             await session.execute(insert(AgentActionHistory), history)
             await session.execute(insert(AgentExecutionTrace), traces)
             await session.commit()
-    async with engine.connect() as connection:
+    async with engine.begin() as connection:  # committed: statistics written in a rolled-back transaction vanish
         await connection.exec_driver_sql("ANALYZE")
     await engine.dispose()
     return signed(started.secret, SECRET), started.row.csrf_token, encode_cursor(deep)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, delete, exists, select, tuple_
+from sqlalchemy import Select, String, cast, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -54,14 +54,23 @@ def filtered(user_id: str, narrowed: HistoryFilter) -> Select[tuple[AgentActionH
     if narrowed.text:
         query = query.where(cast(row.payload, String).ilike(f"%{_escape_like(narrowed.text)}%", escape="\\"))
     if narrowed.latest_only:
-        newer = aliased(AgentActionHistory)
-        query = query.where(
-            ~exists().where(
-                newer.action_id == row.action_id,
-                tuple_(newer.created_at, newer.id) > tuple_(row.created_at, row.id),
-            )
-        )
+        query = query.where(row.id == _newest_step_id(row))
     return query
+
+
+def _newest_step_id(row: type[AgentActionHistory]) -> Any:
+    """The id of the newest step of `row`'s action. A correlated scalar subquery, not NOT EXISTS: PostgreSQL
+    turns NOT EXISTS into an anti-join over every row of the person before the LIMIT applies (a second and
+    more at 100,000 actions), while this runs as a small index probe (action_id) per row read, newest first,
+    and stops at the page's end."""
+    step = aliased(AgentActionHistory)
+    return (
+        select(step.id)
+        .where(step.action_id == row.action_id)
+        .order_by(step.created_at.desc(), step.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _escape_like(text: str) -> str:

@@ -461,7 +461,10 @@ class AgentActionHistory(Base):
 
     __tablename__ = "agent_action_history"
     __table_args__ = (
-        Index("ix_agent_action_history_user_created", "user_id", "created_at"),
+        # A person's history newest first, ties by id: the keyset order of every history page and export, so
+        # a page reads its rows in index order and stops at the LIMIT (with (user_id, created_at) alone,
+        # PostgreSQL sorted all of a person's rows for each page: ~0.8 s at 100,000 actions).
+        Index("ix_agent_action_history_user_created_id", "user_id", "created_at", "id"),
         # An action is undone at most once: of two concurrent undos, the second insert of its `undone` step fails.
         Index(
             "uq_agent_action_history_undone", "action_id", unique=True,

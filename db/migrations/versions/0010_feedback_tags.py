@@ -1,4 +1,5 @@
-"""History: reason tags on feedback; an action is undone at most once (a unique partial index)
+"""History: reason tags on feedback; an action is undone at most once (a unique partial index); a person's
+history is indexed in its keyset order (user_id, created_at, id), replacing (user_id, created_at)
 
 Revision ID: 0010
 Revises: 0009
@@ -25,10 +26,14 @@ def upgrade() -> None:
         batch_op.create_index(
             'uq_agent_action_history_undone', ['action_id'], unique=True, sqlite_where=UNDONE, postgresql_where=UNDONE
         )
+        batch_op.create_index('ix_agent_action_history_user_created_id', ['user_id', 'created_at', 'id'], unique=False)
+        batch_op.drop_index('ix_agent_action_history_user_created')
 
 
 def downgrade() -> None:
     with op.batch_alter_table('agent_action_history', schema=None) as batch_op:
+        batch_op.create_index('ix_agent_action_history_user_created', ['user_id', 'created_at'], unique=False)
+        batch_op.drop_index('ix_agent_action_history_user_created_id')
         batch_op.drop_index('uq_agent_action_history_undone', sqlite_where=UNDONE, postgresql_where=UNDONE)
     with op.batch_alter_table('agent_action_feedback', schema=None) as batch_op:
         batch_op.drop_column('tags')
