@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from services import create_postgres_database, drop_postgres_database  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from db import accounts, web_sessions  # noqa: E402
@@ -36,7 +37,6 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import AgentActionHistory, AgentExecutionTrace, new_id  # noqa: E402
 from server.paging import encode_cursor  # noqa: E402
 from server.web.cookies import SESSION_COOKIE, signed  # noqa: E402
-from services import create_postgres_database, drop_postgres_database  # noqa: E402
 
 SECRET = "bench-history-secret"
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, delete, select, tuple_
+from sqlalchemy import Select, String, cast, delete, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -90,11 +90,20 @@ async def page(
     session: AsyncSession, user_id: str, narrowed: HistoryFilter, limit: int, before: Position | None = None
 ) -> tuple[list[AgentActionHistory], Position | None]:
     """One page of rows and the position the next page starts after (None at the end)."""
+    await _without_jit(session)
     rows = list((await session.scalars(newest_first(filtered(user_id, narrowed), limit + 1, before))).all())
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     return rows, (rows[-1].created_at, rows[-1].id)
+
+
+async def _without_jit(session: AsyncSession) -> None:
+    """PostgreSQL costs the newest-step subquery as if it ran for every row of the person (it stops at the
+    LIMIT), so the estimate passes `jit_above_cost` and JIT compilation adds ~100 ms to a 2 ms page. Off for
+    this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
 
 
 async def batches(

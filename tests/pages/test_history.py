@@ -9,7 +9,13 @@ import io
 from typing import Any
 
 from action_requests import SURE
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import TestUser, new_user, update_user_settings
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
