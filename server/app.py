@@ -45,7 +45,7 @@ from server.routes import (
 from server.routes import (
     settings as settings_routes,
 )
-from server.web import account, docs, home, signin
+from server.web import account, docs, history, home, signin
 from server.web import calendar as calendar_page
 from server.web import settings as settings_page
 from server.web.rendering import WEB_DIRECTORY
@@ -122,6 +122,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
             *signin.routes,
             *account.routes,
             *home.routes,
+            *history.routes,
             *settings_page.routes,
             *calendar_page.routes,
             *docs.routes,

@@ -85,9 +85,13 @@ class HistoryQuery(Query):
     status: str | None = Field(default=None, description="only actions that ended so (executed, denied, ...)")
     since: AwareDatetime | None = Field(default=None, description="from this moment (ISO 8601 with a zone)")
     until: AwareDatetime | None = Field(default=None, description="before this moment (ISO 8601 with a zone)")
+    source: str | None = Field(default=None, description="only steps from this source (voice, chat, api, web, scheduler, ...)")
     q: str | None = Field(default=None, description="text the action's arguments contain")
-    format: Literal["json", "csv"] = Field(default="json", description="csv: a spreadsheet-safe file")
+    view: Literal["steps", "actions"] = Field(default="steps", description="actions: each action's newest step only")
+    format: Literal["json", "csv"] | None = Field(
+        default=None, description="json or csv: every filtered row, streamed (csv is spreadsheet-safe)")
     limit: _limit(HISTORY_LIMIT, MAX_HISTORY_LIMIT) = HISTORY_LIMIT  # type: ignore[valid-type]
+    cursor: str | None = Field(default=None, max_length=200, description="the `next_cursor` of the page before")
 
 
 class TracesQuery(Query):
@@ -183,6 +187,11 @@ REGISTRY: dict[str, Operation] = {
     "GET /api/actions/history": Operation("Actions", "Your action history, newest first", answers.HistoryList,
                                           query=HistoryQuery, also_as=("text/csv",),
                                           refusals={422: "since, until or format is refused"}),
+    "POST /api/actions/{action_id}/undo": Operation(
+        "Actions", "Undo an executed action that can be undone (recorded in history as `undone`)", answers.HistoryEntry,
+        refusals={400: "this kind of action cannot be undone", 409: "undone already, or its effect has changed since",
+                  503: "the calendar provider is unreachable"},
+    ),
     "POST /api/actions/{history_id}/feedback": Operation("Actions", "Feedback on an action", answers.FeedbackRecorded,
                                                          201, FeedbackRequest),
     "POST /api/chat": Operation("Chat", "Text chat with the coach (same tools, same policy)", answers.ChatReply,

@@ -33,11 +33,25 @@ class CancelRequest(BaseModel):
     reason_code: RejectionReason | None = Field(default=None, description="why it was rejected; other needs reason")
 
 
+# Why a person liked or disliked what an action did (the history page offers these as checkboxes).
+FEEDBACK_TAGS = {
+    "helpful": "Helpful",
+    "right_time": "Right time",
+    "wrong_recipient": "Wrong recipient",
+    "wrong_time": "Wrong time",
+    "wrong_content": "Wrong content",
+    "not_needed": "Not needed",
+    "other": "Other",
+}
+FeedbackTag = Literal[tuple(FEEDBACK_TAGS)]  # type: ignore[valid-type]
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feedback_type: Literal["thumbs_up", "thumbs_down", "comment"] = "comment"
     rating: int | None = Field(default=None, ge=1, le=5)
+    tags: list[FeedbackTag] = Field(default_factory=list, max_length=len(FEEDBACK_TAGS), description="reason tags")
     comment: str | None = Field(default=None, max_length=2000)
 
 

@@ -135,12 +135,14 @@ class HistoryEntry(BaseModel):
 
 class HistoryList(BaseModel):
     history: list[HistoryEntry]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class FeedbackRecorded(BaseModel):
     id: str
     action_id: str
     feedback_type: str
+    tags: list[str]
 
 
 class ChatReply(BaseModel):

@@ -24,6 +24,7 @@ from action_requests import (
     cancel,
     confirm,
     error_code,
+    feedback_rows,
     pending_status,
     propose,
     team_needing_admin_for_critical,
@@ -127,6 +128,17 @@ async def resolve_a_pending_action(scene: Scene, endpoint: Endpoint) -> None:
     assert_not_found(await scene.as_b(endpoint, action_id=action_id))
     assert await pending_status(scene.ctx, action_id) == "pending_confirmation"
     assert scene.providers.twilio.requests == []
+
+
+async def undo_or_read_an_action(scene: Scene, endpoint: Endpoint) -> None:
+    """B undoes, reads or rates A's executed action by its id (API or page): 404, and A's task stays."""
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
+    [entry] = await history_rows(scene.ctx, user_id=scene.a.id)
+    body = {"feedback_type": "thumbs_down"} if endpoint.path.endswith("/feedback") else None
+    assert_not_found(await scene.as_b(endpoint, body, action_id=entry.action_id))
+    assert [step.status for step in await history_rows(scene.ctx, action_id=entry.action_id)] == ["executed"]
+    assert await row(scene.ctx, Task, entry.result["task_id"]) is not None
+    assert await feedback_rows(scene.ctx, entry.action_id) == []
 
 
 async def feedback_on_a_history_entry(scene: Scene, endpoint: Endpoint) -> None:
@@ -244,6 +256,10 @@ ROUTE_PROBES: dict[str, Probe] = {
     "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
     "POST /api/actions/pending/{action_id}/cancel": resolve_a_pending_action,
     "POST /api/actions/{history_id}/feedback": feedback_on_a_history_entry,
+    "POST /api/actions/{action_id}/undo": undo_or_read_an_action,
+    "GET /history/{action_id}": undo_or_read_an_action,
+    "POST /history/{action_id}/undo": undo_or_read_an_action,
+    "POST /history/{action_id}/feedback": undo_or_read_an_action,
     "POST /api/sequences/{sequence_id}/cancel": act_on_a_sequence,
     "POST /api/sequences/{sequence_id}/run": act_on_a_sequence,
     "GET /api/teams/{team_id}/settings": administer_another_team,

@@ -141,6 +141,17 @@ class GoogleCalendar:
         created = await self._authorized(lambda token: self.client.insert_event(token, calendar_id, body))
         return CreatedEvent(created.id, self.name, created.htmlLink)
 
+    async def delete(self, event_id: str) -> bool:
+        """Delete one of the connection's events; False when Google no longer has it (deleted there)."""
+        calendar_id = self.connection.calendar_id
+        try:
+            await self._authorized(lambda token: self.client.delete_event(token, calendar_id, event_id))
+        except ToolFailure as failure:
+            if (failure.details or {}).get("provider_status") in (404, 410):
+                return False
+            raise
+        return True
+
     async def _authorized(self, call: Callable[[str], Awaitable[T]]) -> T:
         """Run `call` with a valid access token: refreshed first when about to expire, and again on a 401."""
         expires_at = self.connection.token_expires_at
