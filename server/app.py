@@ -25,6 +25,8 @@ from server.routes import (
     twilio,
 )
 from server.web import account, home, signin
+from server.web import coaching as coaching_pages
+from server.web import outbox as outbox_page
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 
@@ -76,7 +78,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
             *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes,
+            *signin.routes, *account.routes, *home.routes, *coaching_pages.routes, *outbox_page.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[
