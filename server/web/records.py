@@ -143,8 +143,15 @@ def _field_errors(exc: ValidationError, fields: tuple[Field, ...]) -> dict[str, 
     errors: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False):
         name = str(error["loc"][0]) if error["loc"] and error["loc"][0] in names else FORM_ERROR
-        errors.setdefault(name, error["msg"].removeprefix("Value error, "))
+        errors.setdefault(name, _in_words(error))
     return errors
+
+
+def _in_words(error: Any) -> str:
+    """The schema's message, said for people where pydantic's own wording is a programmer's."""
+    if error["type"] == "missing" or (error["type"] == "string_too_short" and error["ctx"]["min_length"] == 1):
+        return "Fill this in."
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def tool_outcome(result: AgentToolResult, field: str = FORM_ERROR) -> Outcome:
