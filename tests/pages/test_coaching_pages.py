@@ -9,14 +9,29 @@ from datetime import timedelta
 
 import pytest
 from action_requests import auto_sms_user, confirm, propose
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import DAYTIME, TestUser, history_rows, new_user, update_user_settings
 from playwright.async_api import Browser, Locator, Page, expect
 from sqlalchemy import func, select
 from worlds import VoiceWorld
 
 from db import consent
-from db.models import ActionSequence, Contact, Goal, Habit, HabitCompletion, PendingAgentAction, Reminder, Task
+from db.models import (
+    ActionSequence,
+    Contact,
+    Goal,
+    Habit,
+    HabitCompletion,
+    PendingAgentAction,
+    Reminder,
+    Task,
+)
 
 PAGES = ("/habits", "/goals", "/tasks", "/contacts", "/reminders")
 

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from action_requests import act, auto_sms_user
 from backends import Backend
-from browser_pages import PHONE_WIDTH, horizontal_overflow, screenshot, serious_violations, signed_in_page
+from browser_pages import (
+    PHONE_WIDTH,
+    horizontal_overflow,
+    screenshot,
+    serious_violations,
+    signed_in_page,
+)
 from factories import new_user
 from playwright.async_api import Browser, expect
 from worlds import VoiceWorld, voice_world
