@@ -48,6 +48,8 @@ from server.routes import (
 from server.web import account, docs, history, home, signin
 from server.web import calendar as calendar_page
 from server.web import settings as settings_page
+from server.web import coaching as coaching_pages
+from server.web import outbox as outbox_page
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 from tools import telemetry
@@ -126,6 +128,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
             *settings_page.routes,
             *calendar_page.routes,
             *docs.routes,
+            *coaching_pages.routes,
+            *outbox_page.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[

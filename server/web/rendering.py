@@ -24,6 +24,7 @@ NAVIGATION = (
     ("/goals", "Goals"),
     ("/tasks", "Tasks"),
     ("/contacts", "Contacts"),
+    ("/reminders", "Reminders"),
     ("/docs", "API"),
 )
 

@@ -286,6 +286,26 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/reminders/{reminder_id}": act_on_a_coaching_row,
     "PUT /api/reminders/{reminder_id}": act_on_a_coaching_row,
     "DELETE /api/reminders/{reminder_id}": act_on_a_coaching_row,
+    # the coaching-data pages (server/web/coaching.py): B's signed-in browser posting a form
+    "GET /habits/{habit_id}/edit": act_on_a_coaching_row,
+    "POST /habits/{habit_id}": act_on_a_coaching_row,
+    "POST /habits/{habit_id}/delete": act_on_a_coaching_row,
+    "POST /habits/{habit_id}/done": act_on_a_coaching_row,
+    "GET /goals/{goal_id}/edit": act_on_a_coaching_row,
+    "POST /goals/{goal_id}": act_on_a_coaching_row,
+    "POST /goals/{goal_id}/delete": act_on_a_coaching_row,
+    "POST /goals/{goal_id}/progress": act_on_a_coaching_row,
+    "GET /tasks/{task_id}/edit": act_on_a_coaching_row,
+    "POST /tasks/{task_id}": act_on_a_coaching_row,
+    "POST /tasks/{task_id}/delete": act_on_a_coaching_row,
+    "POST /tasks/{task_id}/complete": act_on_a_coaching_row,
+    "GET /contacts/{contact_id}/edit": act_on_a_coaching_row,
+    "POST /contacts/{contact_id}": act_on_a_coaching_row,
+    "POST /contacts/{contact_id}/delete": act_on_a_coaching_row,
+    "GET /reminders/{reminder_id}/edit": act_on_a_coaching_row,
+    "POST /reminders/{reminder_id}": act_on_a_coaching_row,
+    "POST /reminders/{reminder_id}/delete": act_on_a_coaching_row,
+    "POST /reminders/sequences/{sequence_id}/cancel": act_on_a_sequence,
 }
 
 
