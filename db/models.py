@@ -250,6 +250,8 @@ class TeamAISettings(Base):
     max_sms_per_day: Mapped[int] = mapped_column(default=20)
     max_calls_per_day: Mapped[int] = mapped_column(default=5)
     max_external_emails_per_day: Mapped[int] = mapped_column(default=5)
+    retention_days: Mapped[int] = mapped_column(default=400)
+    """How long the team's actions are kept (history, traces, feedback; see `db.retention`): 90 to 400 days."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -447,18 +449,28 @@ class ActionTeam(Base):
     admin views show the actions their team governed, and no others."""
 
     __tablename__ = "action_teams"
-    __table_args__ = (Index("ix_action_teams_team_action", "team_id", "action_id"),)
+    __table_args__ = (
+        Index("ix_action_teams_team_action", "team_id", "action_id"),
+        # A team's actions requested in a time range: the summary's and the retention purge's starting set.
+        Index("ix_action_teams_team_requested", "team_id", "requested_at", "action_id"),
+    )
 
     id: Mapped[str] = id_column()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = created_column()
+    """When the action was requested: written with its first step, so the time of that step."""
 
 
 class AgentActionHistory(Base):
     """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied."""
 
     __tablename__ = "agent_action_history"
-    __table_args__ = (Index("ix_agent_action_history_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_agent_action_history_user_created", "user_id", "created_at"),
+        # A time range of every person's steps, in keyset order: the team export and the retention purge.
+        Index("ix_agent_action_history_created", "created_at", "id"),
+    )
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -478,6 +490,7 @@ class AgentActionHistory(Base):
 
 class AgentExecutionTrace(Base):
     __tablename__ = "agent_execution_traces"
+    __table_args__ = (Index("ix_agent_execution_traces_created", "created_at", "id"),)  # as history's
 
     id: Mapped[str] = id_column()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -490,12 +503,14 @@ class AgentExecutionTrace(Base):
 
 class AgentActionFeedback(Base):
     __tablename__ = "agent_action_feedback"
+    __table_args__ = (Index("ix_agent_action_feedback_created", "created_at", "id"),)  # as history's
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = user_fk()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Indexed: deleting a history row (the retention purge) looks up the feedback that points at it.
     history_id: Mapped[str | None] = mapped_column(
-        ForeignKey("agent_action_history.id", ondelete="SET NULL")
+        ForeignKey("agent_action_history.id", ondelete="SET NULL"), index=True
     )
     feedback_type: Mapped[str] = mapped_column(String(16))  # approved | rejected | edited | rating
     original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)

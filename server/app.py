@@ -21,8 +21,8 @@ from server.context import AppContext
 from server.errors import ApiError, error_response
 from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from server.routes import (
-    actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes, tokens,
-    twilio,
+    actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes,
+    team_analytics, tokens, twilio,
 )
 from server.web import account, home, signin
 from server.web.rendering import WEB_DIRECTORY
@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     return Starlette(
         routes=[
             *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
-            *coaching.routes, *admin.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
+            *coaching.routes, *admin.routes, *team_analytics.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
             *signin.routes, *account.routes, *home.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.group_commit import Transaction
-from db.models import ActionTeam, AgentActionHistory, AgentExecutionTrace, new_id
+from db.models import ActionTeam, AgentActionHistory, AgentExecutionTrace, new_id, utcnow
 
 
 @dataclass
@@ -58,7 +58,9 @@ class ActionRecord:
         error_code: str | None = None,
         error_message: str | None = None,
     ) -> HistoryRows:
-        """The history row of this step with the traces collected so far, which are handed over."""
+        """The history row of this step with the traces collected so far, which are handed over. The first
+        step also links the action to its governing teams, at the step's own time (`requested_at`)."""
+        now = utcnow()
         history = dict(
             user_id=self.user_id,
             team_id=self.team_id,
@@ -72,9 +74,13 @@ class ActionRecord:
             risk_level=self.risk_level,
             error_code=error_code,
             error_message=error_message,
+            created_at=now,
         )
         traces, self._traces = self._traces, []
-        teams = [{"id": new_id(), "action_id": self.action_id, "team_id": team} for team in self.governing_team_ids]
+        teams = [
+            {"id": new_id(), "action_id": self.action_id, "team_id": team, "requested_at": now}
+            for team in self.governing_team_ids
+        ]
         self.governing_team_ids = ()
         return HistoryRows(history, traces, teams)
 
