@@ -42,7 +42,7 @@ from sqlalchemy import text
 from db import accounts, retention
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
-from db.models import TeamAISettings
+from db.models import ACTION_STEP_BITS, TeamAISettings
 from db.team_activity import ActivityFilter, summary
 from db.team_feedback import feedback_entries
 from tools.dispatch import Actor, dispatch
@@ -67,6 +67,15 @@ PATTERNS = (
 REASONS = ["wrong recipient", "wrong time", "not now", "wrong content", ""]
 
 
+def rollups() -> dict[int, tuple[int, str | None]]:
+    """Each pattern's `action_teams` roll-up (steps bits, last denial's code), as `tools.audit` keeps it."""
+    rolled: dict[int, tuple[int, str | None]] = {}
+    for pattern, _, status, code in PATTERNS:
+        steps, denied = rolled.get(pattern, (0, None))
+        rolled[pattern] = (steps | ACTION_STEP_BITS[status], code if status == "denied" else denied)
+    return rolled
+
+
 def generation_sql(actions: int, feedback: int) -> list[str]:
     """Statements that fill the tables; `:team` is bound, members are the team's users by row number."""
     span = f"interval '{SPAN_DAYS} days'"
@@ -82,8 +91,13 @@ def generation_sql(actions: int, feedback: int) -> list[str]:
         "INSERT INTO bench_patterns VALUES " + ", ".join(
             f"({p}, {step}, '{status}', {repr(code) if code else 'NULL'})" for p, step, status, code in PATTERNS
         ),
-        """INSERT INTO action_teams (id, action_id, team_id, requested_at)
-           SELECT md5('t' || i), action_id, :team, at FROM bench_actions""",
+        "CREATE TEMP TABLE bench_rollup (p int, steps int, denied_code text)",
+        "INSERT INTO bench_rollup VALUES " + ", ".join(
+            f"({p}, {steps}, {repr(code) if code else 'NULL'})" for p, (steps, code) in rollups().items()
+        ),
+        """INSERT INTO action_teams (id, action_id, team_id, requested_at, user_id, tool, steps, denied_code)
+           SELECT md5('t' || i), a.action_id, :team, a.at, a.user_id, a.tool, r.steps, r.denied_code
+           FROM bench_actions a JOIN bench_rollup r ON r.p = a.i % 20""",
         """INSERT INTO agent_action_history (id, user_id, team_id, action_id, tool, status, source, payload,
                confidence, risk_level, error_code, created_at)
            SELECT md5('h' || i || '-' || s.step), a.user_id, :team, a.action_id, a.tool, s.status, 'voice',

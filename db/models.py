@@ -444,15 +444,27 @@ class PendingApproval(Base):
     approved_at: Mapped[datetime | None]
 
 
+ACTION_STEP_BITS = {
+    "proposed": 1, "confirmed": 2, "executed": 4, "failed": 8, "denied": 16, "cancelled": 32, "expired": 64, "undone": 128,
+}
+"""The bit of each history step status in `ActionTeam.steps` (a status not here sets no bit)."""
+
+
 class ActionTeam(Base):
     """A team whose policy governed an action (every team of the user when it was requested): a team's
-    admin views show the actions their team governed, and no others."""
+    admin views show the actions their team governed, and no others.
+
+    It is also the team's roll-up of the action, kept by every step's write (`tools.audit`): who, which
+    tool, when it was requested, which kinds of step it has had (`steps`, bits of `ACTION_STEP_BITS`) and
+    the code of its last denial. The team summary counts actions from these rows alone."""
 
     __tablename__ = "action_teams"
     __table_args__ = (
         Index("ix_action_teams_team_action", "team_id", "action_id"),
+        # One row per action and team: a retried action's first step updates the row its first try wrote.
+        Index("uq_action_teams_action_team", "action_id", "team_id", unique=True),
         # A team's actions requested in a time range: the summary's and the retention purge's starting set.
-        Index("ix_action_teams_team_requested", "team_id", "requested_at", "action_id"),
+        Index("ix_action_teams_team_requested", "team_id", "requested_at"),
     )
 
     id: Mapped[str] = id_column()
@@ -460,6 +472,10 @@ class ActionTeam(Base):
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     requested_at: Mapped[datetime] = created_column()
     """When the action was requested: written with its first step, so the time of that step."""
+    user_id: Mapped[str] = mapped_column(String(32), default="")
+    tool: Mapped[str] = mapped_column(String(64), default="")
+    steps: Mapped[int] = mapped_column(default=0)
+    denied_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class AgentActionHistory(Base):

@@ -3,11 +3,14 @@ confirmed, rejected, expired, failed and denied, in total, by tool and by member
 
 Figures count ACTIONS, not history rows (a row is one step of an action's life). A team's actions are those
 its policy governed (`action_teams`), and an action is in a time range when it was REQUESTED in it (its
-first step, `action_teams.requested_at`); all its steps count, whenever they came.
+first step, `action_teams.requested_at`); all its steps count, whenever they came. Each `action_teams` row
+is the team's roll-up of one action, kept by every step's write (`tools.audit`): which kinds of step it has
+had (`steps`) and its last denial's code, so a summary reads one row per action and no history.
 
-What each figure means, from the set of step statuses an action has (the one place these are defined):
+What each figure means, from the kinds of step an action has had (the one place these are defined,
+`figures_of`):
 
-| figure          | an action counts when it has ...                                                    |
+| figure          | an action counts when it has had ...                                                |
 |-----------------|-------------------------------------------------------------------------------------|
 | `requested`     | any step                                                                            |
 | `executed`      | an `executed` step                                                                  |
@@ -20,22 +23,21 @@ What each figure means, from the set of step statuses an action has (the one pla
 | `pending`       | none of executed, failed, denied, cancelled, expired (still waiting, or running)    |
 
 So `requested = executed + failed + denied + rejected + expired + pending`, and every rate is a figure over
-`requested` (or, for the auto-approval rate, `auto_approved / executed`). `denied_by_code` splits `denied`
-by the refusal's error code. A denial that did not end the action (an admin of another team trying to
-approve it, say) is in the history, not in `denied`.
+`requested` (and `auto_approved_of_executed`). `denied_by_code` splits `denied` by the code of the action's
+last denial. A denial that did not end the action (an admin of another team trying to approve it, say) is
+in the history, not in `denied`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ActionTeam, AgentActionHistory
+from db.models import ACTION_STEP_BITS, ActionTeam
 
 FIGURES = ("requested", "executed", "auto_approved", "confirmed", "rejected", "expired", "failed", "denied", "pending")
 
@@ -92,79 +94,43 @@ def rates(counts: dict[str, int]) -> dict[str, float | None]:
     return {**shares, "auto_approved_of_executed": share(counts["auto_approved"], counts["executed"])}
 
 
-def _has(status: str) -> Any:
-    """1 when the action has a step of `status`, else 0 (an aggregate over the action's steps)."""
-    return func.max(case((AgentActionHistory.status == status, 1), else_=0)).label(status)
+def _has(steps: int, *statuses: str) -> bool:
+    return any(steps & ACTION_STEP_BITS[status] for status in statuses)
 
 
-def _per_action(narrowed: ActivityFilter) -> Any:
-    """One row per action of the range: who, which tool, which kinds of step it has, its denial's code."""
-    step = AgentActionHistory
-    query = (
-        select(
-            func.min(step.user_id).label("user_id"),
-            func.min(step.tool).label("tool"),
-            *(_has(status) for status in ("proposed", "confirmed", "executed", "failed", "denied", "cancelled", "expired")),
-            func.max(case((step.status == "denied", step.error_code))).label("denied_code"),
-        )
-        .join(ActionTeam, ActionTeam.action_id == step.action_id)
-        .where(
-            ActionTeam.team_id == narrowed.team_id,
-            ActionTeam.requested_at >= narrowed.since,
-            ActionTeam.requested_at < narrowed.until,
-            # No step precedes its action's request: this bounds the steps read by the same range.
-            step.created_at >= narrowed.since,
-        )
-        .group_by(step.action_id)
-    )
-    if narrowed.user_id is not None:
-        query = query.where(step.user_id == narrowed.user_id)
-    return query.subquery("action")
-
-
-def _ended_by_denial(action: Any) -> Any:
-    """1 when the action's denial is how it ended (none of executed, failed, cancelled, expired), else 0."""
-    return action.c.denied * _none_of([action.c.executed, action.c.failed, action.c.cancelled, action.c.expired])
-
-
-def _counted(action: Any) -> dict[str, Any]:
-    """The figures of the table above as SQL over `_per_action`'s flags (each 0 or 1)."""
-    ended = [action.c.executed, action.c.failed, action.c.cancelled, action.c.expired, action.c.denied]
-    return {
-        "requested": func.count(),
-        "executed": func.sum(action.c.executed),
-        "auto_approved": func.sum(action.c.executed * (1 - action.c.proposed)),
-        "confirmed": func.sum(action.c.confirmed),
-        "rejected": func.sum(action.c.cancelled),
-        "expired": func.sum(action.c.expired),
-        "failed": func.sum(action.c.failed * (1 - action.c.executed)),
-        "denied": func.sum(_ended_by_denial(action)),
-        "pending": func.sum(_none_of(ended)),
+def figures_of(steps: int) -> dict[str, int]:
+    """Which figures an action counts in (1) or not (0), from its `steps` bits: the table above."""
+    ended = _has(steps, "executed", "failed", "cancelled", "expired")
+    counted = {
+        "requested": True,
+        "executed": _has(steps, "executed"),
+        "auto_approved": _has(steps, "executed") and not _has(steps, "proposed"),
+        "confirmed": _has(steps, "confirmed"),
+        "rejected": _has(steps, "cancelled"),
+        "expired": _has(steps, "expired"),
+        "failed": _has(steps, "failed") and not _has(steps, "executed"),
+        "denied": _has(steps, "denied") and not ended,
+        "pending": not ended and not _has(steps, "denied"),
     }
-
-
-def _none_of(flags: Iterable[Any]) -> Any:
-    product: Any = 1
-    for flag in flags:
-        product = product * (1 - flag)
-    return product
+    return {name: int(value) for name, value in counted.items()}
 
 
 async def summary(session: AsyncSession, narrowed: ActivityFilter) -> Summary:
-    """The figures of the team's actions in the range, in total, by tool and by member: one query, grouped
-    by (member, tool, code of the denial that ended the action)."""
-    action = _per_action(narrowed)
-    figures = _counted(action)
-    ending_denial = case((_ended_by_denial(action) == 1, action.c.denied_code))
-    query = select(
-        action.c.user_id, action.c.tool, ending_denial.label("denied_code"),
-        *(cast(expression, Integer).label(name) for name, expression in figures.items()),
-    ).group_by(action.c.user_id, action.c.tool, ending_denial)
+    """The figures of the team's actions in the range, in total, by tool and by member: one query over the
+    team's roll-up rows, grouped by (member, tool, kinds of step, denial code)."""
+    link = ActionTeam
+    query = (
+        select(link.user_id, link.tool, link.steps, link.denied_code, func.count())
+        .where(link.team_id == narrowed.team_id, link.requested_at >= narrowed.since, link.requested_at < narrowed.until)
+        .group_by(link.user_id, link.tool, link.steps, link.denied_code)
+    )
+    if narrowed.user_id is not None:
+        query = query.where(link.user_id == narrowed.user_id)
     result = Summary()
-    for row in (await session.execute(query)).mappings():
-        counts = {name: int(row[name] or 0) for name in FIGURES}
-        by_tool = result.by_tool.setdefault(row["tool"], Figures())
-        by_user = result.by_user.setdefault(row["user_id"], Figures())
-        for figures_of in (result.total, by_tool, by_user):
-            figures_of.add(counts, row["denied_code"])
+    for user_id, tool, steps, denied_code, actions in (await session.execute(query)).all():
+        counts = {name: flag * actions for name, flag in figures_of(steps).items()}
+        by_tool = result.by_tool.setdefault(tool, Figures())
+        by_user = result.by_user.setdefault(user_id, Figures())
+        for figures in (result.total, by_tool, by_user):
+            figures.add(counts, denied_code)
     return result

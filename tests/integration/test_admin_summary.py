@@ -132,6 +132,16 @@ async def test_summary_refuses_a_range_that_ends_before_it_starts(client, seeded
     assert response.status_code == 422
 
 
+async def test_an_action_tried_again_counts_once_by_its_outcome(client, app):
+    ctx = app.state.ctx
+    team = await new_team(ctx)
+    admin, member = await new_user(ctx, team_id=team, role="admin"), await new_user(ctx, team_id=team)
+    first = await seed_action(ctx, member.id, [team], "send_sms", [("failed", "SERVICE_UNAVAILABLE")], BASE)
+    await seed_action(ctx, member.id, [team], "send_sms", ["executed"], BASE + timedelta(minutes=5), action_id=first)
+    body = await summary_of(client, team, admin)
+    assert {name: body[name] for name in ZERO} == figures(requested=1, executed=1, auto_approved=1)
+
+
 async def test_summary_of_actions_taken_through_the_api(client, app):
     ctx = app.state.ctx
     daytime_clock(ctx)  # outside anyone's quiet hours; the rows themselves are stamped with the real time
