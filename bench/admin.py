@@ -113,7 +113,7 @@ def generation_sql(actions: int, feedback: int) -> list[str]:
            SELECT md5('f' || i), a.user_id, a.action_id,
                   CASE WHEN a.i % 20 IN (14, 15) THEN 'rejected' WHEN a.i % 20 BETWEEN 10 AND 13 THEN 'approved'
                        WHEN a.i % 3 = 0 THEN 'thumbs_down' ELSE 'thumbs_up' END,
-                  NULL, (ARRAY{REASONS})[1 + (a.i / 20) % {len(REASONS)}], 2000 + (a.i * 7919) % 60000,
+                  NULL, (ARRAY{REASONS})[1 + (a.i / 20) % {len(REASONS)}], 2000 + (a.i::bigint * 7919) % 60000,
                   a.at + interval '1 minute'
            FROM bench_actions a WHERE a.i % {every} = 0 LIMIT {feedback}""",
     ]
