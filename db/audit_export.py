@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, or_, select
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ActionTeam, AgentActionFeedback, AgentActionHistory, AgentExecutionTrace
@@ -31,7 +31,7 @@ def _batch_query(table: Table, team_id: str, until: datetime, after: tuple[datet
     return (
         select(table)
         .where(
-            or_(created_at > after[0], and_(created_at == after[0], row_id > after[1])),
+            tuple_(created_at, row_id) > tuple_(*after),  # a row-value comparison: an index range, not a filter
             created_at < until,
             governed.exists(),
         )
