@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import ActionTeam, AgentActionFeedback, AgentActionHistory
+from db.models import ActionTeam, AgentActionFeedback
 
 DECISIONS = ("approved", "edited", "rejected")
 THUMBS = ("thumbs_up", "thumbs_down")
@@ -28,16 +28,15 @@ class FeedbackEntry:
 async def feedback_entries(session: AsyncSession, team_id: str, since: datetime, until: datetime) -> list[FeedbackEntry]:
     """Decisions and thumbs given in [since, until) on actions `team_id` governed."""
     feedback = AgentActionFeedback
-    tool_of_action = (
-        select(AgentActionHistory.tool).where(AgentActionHistory.action_id == feedback.action_id).limit(1).scalar_subquery()
+    # The team's link of the action scopes the row and names the tool: one probe of its unique index per row.
+    link = and_(ActionTeam.action_id == feedback.action_id, ActionTeam.team_id == team_id)
+    query = (
+        select(ActionTeam.tool, feedback.feedback_type, feedback.time_to_decision_ms, feedback.comment)
+        .join(ActionTeam, link)
+        .where(
+            feedback.created_at >= since,
+            feedback.created_at < until,
+            feedback.feedback_type.in_(DECISIONS + THUMBS),
+        )
     )
-    governed = select(ActionTeam.id).where(ActionTeam.action_id == feedback.action_id, ActionTeam.team_id == team_id)
-    query = select(
-        tool_of_action, feedback.feedback_type, feedback.time_to_decision_ms, feedback.comment
-    ).where(
-        feedback.created_at >= since,
-        feedback.created_at < until,
-        feedback.feedback_type.in_(DECISIONS + THUMBS),
-        governed.exists(),
-    )
-    return [FeedbackEntry(*row) for row in (await session.execute(query)).all() if row[0] is not None]
+    return [FeedbackEntry(*row) for row in (await session.execute(query)).all()]
