@@ -4,7 +4,9 @@ Three kinds of process, so the load generators' CPU is not counted as the server
 - the server: `coach serve --no-worker` (uvicorn, SQLite), pinned to CPU 0;
 - a lean Gemini Live stand-in over TLS (the server's real google-genai SDK dials it): it answers
   `setup`, counts the caller audio it receives (in 20 ms frames: the server sends larger chunks), and
-  streams 40 ms chunks of coach speech, keeping 200 ms ahead of real time as the real model does (it generates faster than real time);
+  streams 40 ms chunks of coach speech, keeping 200 ms ahead of real time as the real model does (it generates faster than real time),
+  ending a turn every `--turn-seconds` of speech with `turnComplete` and the turn's `usageMetadata` (per
+  modality), as the service reports usage, so the server's cost of recording usage per turn is in the figures;
 - this process: N lean phone callers. Each sends a 20 ms mu-law frame of line noise every 20 ms (one
   ticker for all calls), notes when each outbound frame arrives and echoes marks (`TwilioMediaCaller`
   models playback and validates every message: too costly for hundreds of calls on one CPU).
@@ -18,7 +20,7 @@ lateness < 20 ms. Calls per core = N / (server CPU seconds per second), per step
 passing step (the figure to quote: a step may fail short of a full core when the loop stalls).
 If a load generator uses most of its CPU, its own timing is suspect; its CPU share is shown.
 
-Run: .venv/bin/python bench/voice_capacity.py [--steps 10,20,30,40,50,100,150,200] [--window 8]
+Run: .venv/bin/python bench/voice_capacity.py [--steps 10,20,30,40,50,100,150,200] [--window 8] [--turn-seconds 4]
 """
 
 from __future__ import annotations
@@ -44,17 +46,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from audio import coach_turn  # noqa: E402
+from fakes.tls import make_tls_files  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from audio import coach_turn  # noqa: E402
 from bench.cpu import cpu_seconds  # noqa: E402
 from db import accounts  # noqa: E402
 from db.calls import start_call  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
-from fakes.tls import make_tls_files  # noqa: E402
 from tools.channels.stream_token import issue_stream_token  # noqa: E402
 from voice.codec import pcm16_to_ulaw  # noqa: E402
 
@@ -79,6 +81,15 @@ def model_audio_message() -> bytes:
     return json.dumps({"serverContent": {"modelTurn": {"parts": [part]}}}).encode()
 
 
+def turn_complete_message() -> bytes:
+    usage = {
+        "promptTokenCount": 1300, "responseTokenCount": 110, "totalTokenCount": 1410,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 900}, {"modality": "AUDIO", "tokenCount": 400}],
+        "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}, {"modality": "TEXT", "tokenCount": 10}],
+    }
+    return json.dumps({"serverContent": {"turnComplete": True}, "usageMetadata": usage}).encode()
+
+
 def caller_audio_bytes(message: str | bytes) -> int:
     """PCM bytes of caller audio in a client message (0 for anything else)."""
     realtime = json.loads(message).get("realtime_input") or {}
@@ -86,9 +97,9 @@ def caller_audio_bytes(message: str | bytes) -> int:
     return len(data) * 3 // 4 - data[-2:].count("=")
 
 
-def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
+def serve_model(port: int, cert: str, key: str, stats_file: str, turn_ms: int) -> None:
     """Run the Live stand-in until killed; the caller audio received, in 20 ms frames, goes to `stats_file`."""
-    audio = model_audio_message()
+    audio, turn_complete = model_audio_message(), turn_complete_message()
     received = 0  # bytes of 16 kHz PCM
 
     async def stream_audio(ws: ServerConnection) -> None:
@@ -97,6 +108,8 @@ def serve_model(port: int, cert: str, key: str, stats_file: str) -> None:
             while sent_ms < (time.monotonic() - start) * 1000 + MODEL_LEAD_MS:
                 await ws.send(audio)  # binary, as the real service sends JSON
                 sent_ms += MODEL_CHUNK_MS
+                if sent_ms % turn_ms == 0:
+                    await ws.send(turn_complete)
             await asyncio.sleep(MODEL_CHUNK_MS / 1000)
 
     async def session(ws: ServerConnection) -> None:
@@ -348,7 +361,7 @@ def pin(pid: int, cpus: set[int]) -> None:
         os.sched_setaffinity(pid, cpus)
 
 
-def measure(steps: list[int], window_s: float, directory: Path) -> list[Step]:
+def measure(steps: list[int], window_s: float, directory: Path, turn_s: float) -> list[Step]:
     database_url = f"sqlite+aiosqlite:///{directory / 'coach.db'}"
     upgrade(database_url)
     users = asyncio.run(create_users(database_url, max(steps)))
@@ -357,7 +370,7 @@ def measure(steps: list[int], window_s: float, directory: Path) -> list[Step]:
     stats_file.write_text("0")
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     model = subprocess.Popen([sys.executable, __file__, "--serve-model", str(model_port), str(tls.cert_file),
-                              str(tls.key_file), str(stats_file)], cwd=REPO, env=env)
+                              str(tls.key_file), str(stats_file), str(round(turn_s * 1000))], cwd=REPO, env=env)
     server_env = {**env, "DATABASE_URL": database_url, "COACH_SECRET_KEY": SECRET, "GEMINI_API_KEY": API_KEY,
                   "GEMINI_BASE_URL": f"https://127.0.0.1:{model_port}", "GEMINI_CA_FILE": str(tls.ca_file),
                   "PUBLIC_URL": f"http://127.0.0.1:{server_port}"}
@@ -411,17 +424,20 @@ def summarize(results: list[Step]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-model":
-        serve_model(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+        serve_model(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="10,20,30,40,50,100,150,200", help="comma-separated call counts")
     parser.add_argument("--window", type=float, default=8.0, help="seconds measured per step")
+    parser.add_argument("--turn-seconds", type=float, default=4.0,
+                        help="seconds of coach speech per model turn (each ends with its usage report)")
     options = parser.parse_args()
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
     print(HEADER)
     print("-" * len(HEADER))
     with tempfile.TemporaryDirectory() as directory:
-        results = measure([int(n) for n in options.steps.split(",")], options.window, Path(directory))
+        results = measure([int(n) for n in options.steps.split(",")], options.window, Path(directory),
+                          options.turn_seconds)
     summarize(results)
 
 

@@ -174,6 +174,18 @@ async def team_settings(session: AsyncSession, team_id: str) -> TeamAISettings |
     return await session.get(TeamAISettings, team_id)
 
 
+async def named_team_settings(session: AsyncSession, user_id: str) -> list[tuple[str, TeamAISettings]]:
+    """The name and settings row of each of the user's teams that has settings, oldest membership first."""
+    rows = await session.execute(
+        select(Team.name, TeamAISettings)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .join(TeamAISettings, TeamAISettings.team_id == Team.id)
+        .where(TeamMember.user_id == user_id)
+        .order_by(TeamMember.created_at)
+    )
+    return [(name, row) for name, row in rows.all()]
+
+
 @dataclass(frozen=True)
 class UserAndTeams:
     """A user, their settings row (None until `user_settings` creates it) and their teams with their role

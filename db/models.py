@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -479,13 +480,22 @@ class ActionTeam(Base):
 
 
 class AgentActionHistory(Base):
-    """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied."""
+    """One row per step of an action's life: proposed, confirmed, cancelled, expired, executed, failed, denied,
+    undone (its own step, `result.undoes` naming the executed step, `source` where it was undone)."""
 
     __tablename__ = "agent_action_history"
     __table_args__ = (
-        Index("ix_agent_action_history_user_created", "user_id", "created_at"),
         # A time range of every person's steps, in keyset order: the team export and the retention purge.
         Index("ix_agent_action_history_created", "created_at", "id"),
+        # A person's history newest first, ties by id: the keyset order of every history page and export, so
+        # a page reads its rows in index order and stops at the LIMIT (with (user_id, created_at) alone,
+        # PostgreSQL sorted all of a person's rows for each page: ~0.8 s at 100,000 actions).
+        Index("ix_agent_action_history_user_created_id", "user_id", "created_at", "id"),
+        # An action is undone at most once: of two concurrent undos, the second insert of its `undone` step fails.
+        Index(
+            "uq_agent_action_history_undone", "action_id", unique=True,
+            sqlite_where=text("status = 'undone'"), postgresql_where=text("status = 'undone'"),
+        ),
     )
 
     id: Mapped[str] = id_column()
@@ -532,7 +542,10 @@ class AgentActionFeedback(Base):
     original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     edited_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rating: Mapped[int | None]
+    tags: Mapped[list[Any]] = mapped_column(default=list)  # reason tags of a thumbs up or down (FEEDBACK_TAGS)
     comment: Mapped[str | None] = mapped_column(Text)
+    # A rejection's reason (tools.pending.REJECTION_REASONS); the person's own words are the comment.
+    reason_code: Mapped[str | None] = mapped_column(String(32), index=True)
     time_to_decision_ms: Mapped[int | None]
     created_at: Mapped[datetime] = created_column()
 
@@ -644,6 +657,81 @@ class CallTranscriptTurn(Base):
     role: Mapped[str] = mapped_column(String(8))  # caller | coach
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
+
+
+# --- conversations and model usage ---------------------------------------------------------
+
+
+class Conversation(Base):
+    """One conversation with the model: a call (its id is the call session's), a browser session, a chat
+    exchange (one `POST /api/chat`) or a scheduler run. `error` says why it failed, if it did."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = user_fk()
+    kind: Mapped[str] = mapped_column(String(16))  # call | browser | chat | scheduler
+    started_at: Mapped[datetime] = created_column()
+    ended_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConversationTeam(Base):
+    """A team whose member held the conversation (every team of the user when it started), with the start
+    time copied so that a team's conversation list is one index range."""
+
+    __tablename__ = "conversation_teams"
+    __table_args__ = (Index("ix_conversation_teams_team_started", "team_id", "started_at", "conversation_id"),)
+
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    started_at: Mapped[datetime]
+
+
+class ConversationAction(Base):
+    """The conversation an action was requested in (written with the action's first history row)."""
+
+    __tablename__ = "conversation_actions"
+
+    action_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32), index=True)
+
+
+MODALITIES = ("text", "audio", "image", "video", "document")
+"""The modalities Gemini reports token counts for (`MediaModality`, lower-cased)."""
+
+
+class ModelTurn(Base):
+    """One model turn's token usage, exactly as the model reported it. A per-modality column is NULL when the
+    model reported no count for that modality: counts are never derived (no subtraction from totals)."""
+
+    __tablename__ = "model_turns"
+    __table_args__ = (
+        Index("ix_model_turns_conversation_started", "conversation_id", "started_at"),
+        Index("ix_model_turns_user_started", "user_id", "started_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(default=0)
+    output_tokens: Mapped[int] = mapped_column(default=0)
+    thoughts_tokens: Mapped[int | None]
+    cached_tokens: Mapped[int | None]
+    input_text_tokens: Mapped[int | None]
+    input_audio_tokens: Mapped[int | None]
+    input_image_tokens: Mapped[int | None]
+    input_video_tokens: Mapped[int | None]
+    input_document_tokens: Mapped[int | None]
+    output_text_tokens: Mapped[int | None]
+    output_audio_tokens: Mapped[int | None]
+    output_image_tokens: Mapped[int | None]
+    output_video_tokens: Mapped[int | None]
+    output_document_tokens: Mapped[int | None]
+    reported: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the usage metadata as received
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime]
 
 
 # --- development outbox ---------------------------------------------------------------------

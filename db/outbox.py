@@ -24,11 +24,13 @@ async def store(
 
 
 async def newest_first(
-    session: AsyncSession, user_id: str, limit: int, before: tuple[datetime, str] | None = None
+    session: AsyncSession, user_id: str | None, limit: int, before: tuple[datetime, str] | None = None
 ) -> list[OutboxMessage]:
-    """The user's messages, newest first (ties broken by id), at most `limit`; with `before`, only those
-    after that (created_at, id) position in this order."""
-    query = select(OutboxMessage).where(OutboxMessage.user_id == user_id)
+    """The user's messages (everyone's with None: `coach outbox list`), newest first (ties broken by id), at
+    most `limit`; with `before`, only those after that (created_at, id) position in this order."""
+    query = select(OutboxMessage)
+    if user_id is not None:
+        query = query.where(OutboxMessage.user_id == user_id)
     if before is not None:
         created_at, message_id = before
         query = query.where(

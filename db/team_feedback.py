@@ -21,8 +21,10 @@ class FeedbackEntry:
     tool: str
     feedback_type: str
     time_to_decision_ms: int | None
+    reason_code: str | None
+    """A rejection's reason code (tools.pending.REJECTION_REASONS), when the person chose one."""
     reason_text: str | None
-    """What the person said when rejecting (today the cancel reason, kept in `comment`)."""
+    """What the person said when rejecting (the cancel reason's words, kept in `comment`)."""
 
 
 async def feedback_entries(session: AsyncSession, team_id: str, since: datetime, until: datetime) -> list[FeedbackEntry]:
@@ -31,7 +33,7 @@ async def feedback_entries(session: AsyncSession, team_id: str, since: datetime,
     # The team's link of the action scopes the row and names the tool: one probe of its unique index per row.
     link = and_(ActionTeam.action_id == feedback.action_id, ActionTeam.team_id == team_id)
     query = (
-        select(ActionTeam.tool, feedback.feedback_type, feedback.time_to_decision_ms, feedback.comment)
+        select(ActionTeam.tool, feedback.feedback_type, feedback.time_to_decision_ms, feedback.reason_code, feedback.comment)
         .join(ActionTeam, link)
         .where(
             feedback.created_at >= since,

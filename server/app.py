@@ -16,17 +16,44 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from server import openapi
 from server.config import Settings
 from server.context import AppContext
 from server.errors import ApiError, error_response
-from server.middleware import BodyLimitMiddleware, NoNulInUrlMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
-from server.routes import (
-    actions, admin, browser, calendar, chat, coaching, health, media, outbox, sequences, settings as settings_routes,
-    team_analytics, tokens, twilio,
+from server.middleware import (
+    BodyLimitMiddleware,
+    NoNulInUrlMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
 )
-from server.web import account, home, signin
+from server.routes import (
+    actions,
+    admin,
+    browser,
+    calendar,
+    chat,
+    coaching,
+    events,
+    health,
+    media,
+    outbox,
+    sequences,
+    team_analytics,
+    tokens,
+    twilio,
+    usage,
+)
+from server.routes import (
+    settings as settings_routes,
+)
+from server.web import account, docs, history, home, signin
+from server.web import calendar as calendar_page
+from server.web import settings as settings_page
+from server.web import coaching as coaching_pages
+from server.web import outbox as outbox_page
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
+from tools import telemetry
 
 log = logging.getLogger("coach.app")
 # The in-process worker shares the app's connection pool with requests, so it keeps fewer jobs in flight.
@@ -56,6 +83,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.ctx = AppContext.open(settings)
+        telemetry.configure(settings.OTEL_EXPORTER_OTLP_ENDPOINT)
         # What is alive now (modules, the context) lives as long as the process: keep it out of the cyclic
         # collector, whose full passes over it otherwise stall the event loop (and every call's audio).
         gc.collect()
@@ -71,12 +99,39 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
             if worker is not None:
                 await worker
             await app.state.ctx.close()
+            telemetry.shutdown()
 
     return Starlette(
         routes=[
-            *health.routes, *settings_routes.routes, *tokens.routes, *actions.routes, *outbox.routes, *sequences.routes,
-            *coaching.routes, *admin.routes, *team_analytics.routes, *chat.routes, *calendar.routes, *twilio.routes, *media.routes, *browser.routes,
-            *signin.routes, *account.routes, *home.routes,
+            # the JSON API
+            *health.routes,
+            *events.routes,
+            *settings_routes.routes,
+            *tokens.routes,
+            *actions.routes,
+            *outbox.routes,
+            *sequences.routes,
+            *coaching.routes,
+            *admin.routes,
+            *usage.routes,
+            *team_analytics.routes,
+            *chat.routes,
+            *calendar.routes,
+            *openapi.routes,
+            # providers' webhooks and the voice sockets
+            *twilio.routes,
+            *media.routes,
+            *browser.routes,
+            # the pages
+            *signin.routes,
+            *account.routes,
+            *home.routes,
+            *history.routes,
+            *settings_page.routes,
+            *calendar_page.routes,
+            *docs.routes,
+            *coaching_pages.routes,
+            *outbox_page.routes,
             Mount("/static", StaticFiles(directory=WEB_DIRECTORY / "static"), name="static"),
         ],
         middleware=[

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import replace
 from typing import Any
 
 from google import genai
 from google.genai import types
 
+from db.models import new_id, utcnow
 from server.schemas.actions import ChatRequest
+from tools import telemetry, usage
 from tools.catalogue import function_declarations
 from tools.dispatch import dispatch
 from tools.execution import Actor
@@ -28,10 +32,29 @@ async def chat(
 
     Actions proposed while answering this message cannot be confirmed in the same answer: the user must
     write again (the model cannot confirm on its own, whatever the message told it).
+
+    Each message is a conversation of its own (the client holds the history), recorded with its model turns'
+    usage once the answer is ready, or the model failed.
     """
+    conversation = usage.ConversationStart(new_id(), actor.user_id, "chat", actor.team_ids, utcnow())
+    turns: list[usage.Turn] = []
+    try:
+        return await _converse(services, client, model, actor, request, conversation.conversation_id, turns)
+    except Exception as exc:
+        conversation = replace(conversation, error=type(exc).__name__)
+        raise
+    finally:
+        await usage.record_turns(services, turns, replace(conversation, ended_at=utcnow()))
+
+
+async def _converse(
+    services: ToolServices, client: genai.Client, model: str, actor: Actor, request: ChatRequest,
+    conversation_id: str, turns: list[usage.Turn],
+) -> dict[str, Any]:
     proposed_now: set[str] = set()
     chat_actor = Actor(
-        actor.user_id, "chat", actor.team_roles, answered_since_proposal=lambda action_id: action_id not in proposed_now
+        actor.user_id, "chat", actor.team_roles, answered_since_proposal=lambda action_id: action_id not in proposed_now,
+        conversation_id=conversation_id,
     )
     config = types.GenerateContentConfig(
         system_instruction=await system_instruction(services, actor.user_id, "chat"),
@@ -43,14 +66,19 @@ async def chat(
     actions_taken: list[dict[str, Any]] = []
     pending_actions: list[dict[str, Any]] = []
     for _ in range(MAX_TOOL_STEPS):
+        started = time.time_ns()
         response = await client.aio.models.generate_content(model=model, contents=contents, config=config)
+        if response.usage_metadata is not None:
+            reported = usage.TokenUsage.of(response.usage_metadata)
+            turns.append(usage.Turn(conversation_id, actor.user_id, model, reported, started, time.time_ns()))
         calls = response.function_calls or []
         if not calls:
             return _reply(response.text or "", actions_taken, pending_actions)
         contents.append(response.candidates[0].content)
         parts = []
         for call in calls:
-            result = await dispatch(services, chat_actor, call.name or "", dict(call.args or {}))
+            with telemetry.tool_span(call.name or "", call.id, conversation_id):
+                result = await dispatch(services, chat_actor, call.name or "", dict(call.args or {}))
             _collect(call.name or "", result, actions_taken, pending_actions)
             if result.pending_action_id:
                 proposed_now.add(result.pending_action_id)

@@ -13,14 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import accounts
+from db import accounts, outbox
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import User, utcnow
 from policy.addresses import InvalidAddress, normalize_email, normalize_phone, validate_timezone
 from server.config import Settings, load_settings
 from server.logs import configure_logging
+from server.routes.outbox import message_json
 from server.schemas.tokens import CreatedToken, TokenCreate, TokenInfo
+
+
+MAX_OUTBOX_LIST = 10_000
 
 
 class UsageError(Exception):
@@ -65,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke_token.add_argument("--user", required=True, help="user id")
     revoke_token.add_argument("--id", required=True, dest="token_id", help="the token's id (from create or list)")
 
+    outbox_commands = commands.add_parser("outbox", help="read the development outbox (COACH_OUTBOX)")
+    outbox_actions = outbox_commands.add_subparsers(dest="action", required=True)
+    list_outbox = outbox_actions.add_parser(
+        "list", help="print the messages stored instead of sent, newest first, one JSON object a line"
+    )
+    list_outbox.add_argument("--user", help="only this user's messages (user id); default: everyone's")
+    list_outbox.add_argument("--limit", type=_positive, default=20, help="at most this many messages (default 20)")
+
     call = commands.add_parser("call", help="place an outbound coaching call")
     call.add_argument("--user", required=True)
     call.add_argument(
@@ -73,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--message", default="")
     return parser
+
+
+def _positive(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_OUTBOX_LIST):
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_OUTBOX_LIST}")
+    return int(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +122,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "tokens":
         upgrade(settings.DATABASE_URL)
         print(json.dumps(asyncio.run(manage_tokens(settings, args))))
+        return 0
+    if args.command == "outbox":
+        upgrade(settings.DATABASE_URL)
+        for message in asyncio.run(outbox_messages(settings, args.user, args.limit)):
+            print(json.dumps(message))
         return 0
     if args.command == "worker":
         from server.worker import run_worker
@@ -176,6 +199,20 @@ async def create_team(settings: Settings, name: str) -> dict[str, Any]:
             team = await accounts.create_team(session, name=name)
             await session.commit()
             return {"id": team.id, "name": team.name}
+    finally:
+        await engine.dispose()
+
+
+async def outbox_messages(settings: Settings, user_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """`coach outbox list`: what the development outbox holds, newest first, as `GET /api/outbox` shows it
+    (and whose it is). On a fresh machine this is how a developer reads their first sign-in code."""
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        async with make_session_factory(engine)() as session:
+            if user_id is not None and await session.get(User, user_id) is None:
+                raise UsageError(f"no user with id {user_id}")
+            rows = await outbox.newest_first(session, user_id, limit)
+            return [{**message_json(row), "user_id": row.user_id} for row in rows]
     finally:
         await engine.dispose()
 

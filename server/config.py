@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tools.channels.secret_keys import secret_keys
+from tools.pricing import DEFAULT_MODEL_PRICES, ModelPrice
 
 SECRET_FILE = Path(".coach-secret")
 DEFAULT_LIVE_MODEL = "gemini-3.1-flash-live-preview"
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
     GOOGLE_OAUTH_BASE_URL: str | None = None
     GOOGLE_CALENDAR_BASE_URL: str | None = None
 
+    # Model prices for the cost estimate (tools.pricing): JSON, model -> {"input"|"output": {"default": USD per
+    # million tokens, "text"|"audio"|...: per modality}}. Applied when usage is read, so a fix reprices history.
+    COACH_MODEL_PRICES: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {model: ModelPrice.model_validate(p) for model, p in DEFAULT_MODEL_PRICES.items()}
+    )
+    # OpenTelemetry (tools.telemetry): with an OTLP/HTTP endpoint, GenAI spans and metrics are exported there.
+    OTEL_EXPORTER_OTLP_ENDPOINT: str | None = None
+
     COACH_VALIDATE_TWILIO_SIGNATURE: bool = True
     # Development: a channel without credentials (SMS and calls without Twilio, email without Resend) stores
     # its messages in the outbox (`GET /api/outbox`) instead of failing. A channel with credentials is real.
@@ -60,6 +69,9 @@ class Settings(BaseSettings):
     # The largest websocket message uvicorn accepts (`coach serve`): Twilio's media frames are ~400 bytes, the
     # browser's audio frames a few KB.
     COACH_MAX_WS_MESSAGE_BYTES: int = Field(default=256 * 1024, gt=0)
+    # `GET /api/events` sends a comment this often when nothing happens, so proxies (which close a response
+    # idle for 60 s or so) keep the stream open and a gone client is noticed.
+    COACH_EVENTS_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
 
     @field_validator("COACH_SECRET_KEY")
     @classmethod

@@ -55,5 +55,19 @@ def query_cursor(request: Request) -> Position | None:
     return created_at, row_id
 
 
+def query_time(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 datetime with a UTC offset (None when absent); anything else is 422."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(422, "INVALID_ARGUMENT", f"{name} must be an ISO 8601 datetime", details={"fields": [{"field": name, "message": "not a datetime"}]}) from None
+    if moment.tzinfo is None:
+        raise ApiError(422, "INVALID_ARGUMENT", f"{name} needs a UTC offset, e.g. 2026-11-24T10:00:00Z")
+    return moment
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "INVALID_ARGUMENT", message, details={"fields": [{"field": field, "message": message}]})

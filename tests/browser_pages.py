@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from factories import TestUser
+from factories import TestUser, session_cookie
 from playwright.async_api import Browser, BrowserContext, Page
 from worlds import VoiceWorld
 
-from db import web_sessions
-from server.web.cookies import SESSION_COOKIE, signed
+from server.web.cookies import SESSION_COOKIE
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / ".artifacts" / "screenshots"
 PHONE_WIDTH = {"width": 360, "height": 740}
@@ -33,13 +32,8 @@ def chromium_path() -> str:
 async def signed_in_context(browser: Browser, world: VoiceWorld, user: TestUser, **options: object) -> BrowserContext:
     """A browser context holding a session cookie for `user`, as after signing in (the sign-in pages have
     their own tests: tests/pages/test_signin.py)."""
-    async with world.data.sessions() as session:
-        started = await web_sessions.start(
-            session, user_id=user.id, signed_in_with="token", user_agent="Playwright", now=world.data.services.clock()
-        )
-        await session.commit()
+    cookie = await session_cookie(world.data, user)
     context = await browser.new_context(base_url=world.base_url, **options)
-    cookie = signed(started.secret, world.settings.COACH_SECRET_KEY)
     await context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": world.base_url}])
     return context
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
 
-from db import accounts
+from db import accounts, web_sessions
 from db.models import AgentActionHistory, TeamAISettings, UserAgentSettings
 from server.context import AppContext
+from server.web.cookies import signed
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,13 @@ async def history_rows(ctx: AppContext, **where: Any) -> list[AgentActionHistory
     async with ctx.sessions() as session:
         query = select(AgentActionHistory).filter_by(**where).order_by(AgentActionHistory.created_at)
         return list((await session.execute(query)).scalars())
+
+
+async def session_cookie(ctx: AppContext, user: TestUser) -> str:
+    """The value of a session cookie for `user`, as after signing in (the sign-in pages have their own tests)."""
+    async with ctx.sessions() as session:
+        started = await web_sessions.start(
+            session, user_id=user.id, signed_in_with="token", user_agent="Playwright", now=ctx.services.clock()
+        )
+        await session.commit()
+    return signed(started.secret, ctx.settings.COACH_SECRET_KEY)

@@ -54,20 +54,13 @@ async def voice_world(backend: Backend, tmp_path: Path, **overrides: Any) -> Asy
     resend = FakeResend(RESEND_KEY)
     with running_server(twilio.app) as twilio_url, running_server(resend.app) as resend_url:
         async with running_gemini(GEMINI_KEY, tmp_path) as gemini:
-            settings = make_settings(
-                backend,
-                GEMINI_API_KEY=GEMINI_KEY,
-                GEMINI_BASE_URL=gemini.base_url,
-                GEMINI_CA_FILE=str(gemini.ca_file),
-                TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-                TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-                TWILIO_PHONE_NUMBER="+14155550199",
-                TWILIO_API_BASE_URL=twilio_url,
-                RESEND_API_KEY=RESEND_KEY,
-                RESEND_BASE_URL=resend_url,
-                EMAIL_FROM="coach@example.test",
-                **overrides,
-            )
+            providers: dict[str, Any] = {
+                "GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini.base_url, "GEMINI_CA_FILE": str(gemini.ca_file),
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "TWILIO_PHONE_NUMBER": "+14155550199", "TWILIO_API_BASE_URL": twilio_url,
+                "RESEND_API_KEY": RESEND_KEY, "RESEND_BASE_URL": resend_url, "EMAIL_FROM": "coach@example.test",
+            }
+            settings = make_settings(backend, **{**providers, **overrides})  # an override may unset a provider
             app = create_app(settings)
             async with running_server_async(app) as base_url:
                 app.state.ctx.services.clock = lambda: DAYTIME

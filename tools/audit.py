@@ -13,7 +13,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.group_commit import Transaction
-from db.models import ACTION_STEP_BITS, ActionTeam, AgentActionHistory, AgentExecutionTrace, new_id, utcnow
+from db.models import (
+    ACTION_STEP_BITS,
+    ActionTeam,
+    AgentActionHistory,
+    AgentExecutionTrace,
+    ConversationAction,
+    new_id,
+    utcnow,
+)
 
 
 @dataclass
@@ -31,6 +39,8 @@ class ActionRecord:
     """Set when an earlier attempt of this action may have reached a provider: since when (see `dispatch`)."""
     governing_team_ids: tuple[str, ...] = ()
     """Every team of the user when the action was requested, written with its first step (action_teams)."""
+    conversation_id: str | None = None
+    """The conversation (call, chat) the action was requested in, written with its first step."""
     started: float = field(default_factory=time.perf_counter)
     _traces: list[dict[str, Any]] = field(default_factory=list)  # agent_execution_traces rows to insert
 
@@ -85,7 +95,11 @@ class ActionRecord:
             for team in self.governing_team_ids
         ]
         self.governing_team_ids = ()
-        return HistoryRows(history, traces, teams, step)
+        conversation = (
+            [{"action_id": self.action_id, "conversation_id": self.conversation_id}] if self.conversation_id else []
+        )
+        self.conversation_id = None
+        return HistoryRows(history, traces, teams, conversation, step)
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,7 @@ class HistoryRows:
     traces: list[dict[str, Any]]
     teams: list[dict[str, Any]] = field(default_factory=list)
     """The action's team links, with its first step (their roll-up of the action starts with it)."""
+    conversation: list[dict[str, Any]] = field(default_factory=list)
     step: dict[str, Any] = field(default_factory=dict)
     """What a later step adds to the links' roll-up: its bit in `steps`, its denial's code."""
 
@@ -111,6 +126,7 @@ class HistoryRows:
         these rows are only ever written here, so the ORM's bookkeeping for them would be pure overhead."""
         transaction.insert(_HISTORY, [self.history])
         transaction.insert(_TRACES, self.traces)
+        transaction.insert(_CONVERSATION_ACTIONS, self.conversation)
         if self.teams:
             transaction.later(_link_teams, self.teams)
         elif self.step.get("steps") or self.step.get("denied_code"):
@@ -120,6 +136,7 @@ class HistoryRows:
 _HISTORY = AgentActionHistory.__table__
 _TRACES = AgentExecutionTrace.__table__
 _ACTION_TEAMS = ActionTeam.__table__
+_CONVERSATION_ACTIONS = ConversationAction.__table__
 _ADD_STEP = (
     update(_ACTION_TEAMS)
     .where(_ACTION_TEAMS.c.action_id == bindparam("step_action_id"))

@@ -145,7 +145,7 @@ async def _dispatch_action(
             return recorded
         record = ActionRecord(
             request.action_id or new_id(), actor.user_id, actor.primary_team_id, tool, actor.source,
-            TOOL_POLICIES[tool].risk.value, None, request.attempted_since, tuple(user.team_ids),
+            TOOL_POLICIES[tool].risk.value, None, request.attempted_since, tuple(user.team_ids), actor.conversation_id,
         )
         with action_context(record.action_id):
             record.trace("tool_call", args=recordable(request.raw_args or {}), source=actor.source)

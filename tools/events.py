@@ -1,6 +1,8 @@
-"""Realtime events for the web client (pending created/resolved, action executed).
+"""Realtime events for the person's pages (`GET /api/events`): `pending_created`, `pending_resolved` (with
+the new status), `action_recorded` (an outcome in the history: executed, failed or denied). Each carries ids
+and the tool's name, never the action's arguments.
 
-Published on Redis pub/sub when `REDIS_URL` is set, so every process's websockets see them; in-process
+Published on Redis pub/sub when `REDIS_URL` is set, so every process's subscribers see them; in-process
 otherwise. Publishing never fails an action: a lost event is logged, the database stays the truth.
 """
 
@@ -27,6 +29,10 @@ class EventBus(Protocol):
         """An async context manager yielding an async iterator of the user's events."""
         ...
 
+    async def subscribers(self, user_id: str) -> int:
+        """How many subscriptions to the user's events are open (in every process, with Redis)."""
+        ...
+
 
 class InProcessEventBus:
     def __init__(self) -> None:
@@ -49,6 +55,9 @@ class InProcessEventBus:
             yield events()
         finally:
             self._queues[user_id].discard(queue)
+
+    async def subscribers(self, user_id: str) -> int:
+        return len(self._queues.get(user_id, ()))
 
 
 class RedisEventBus:
@@ -77,3 +86,7 @@ class RedisEventBus:
         finally:
             await pubsub.unsubscribe()
             await pubsub.aclose()
+
+    async def subscribers(self, user_id: str) -> int:
+        [(_, count)] = await self._client.pubsub_numsub(self._prefix + user_id)
+        return int(count)

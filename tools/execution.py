@@ -59,6 +59,7 @@ class Actor:
     team_roles: dict[str, str] = field(default_factory=dict)
     call_session_id: str | None = None
     answered_since_proposal: Callable[[str], bool] | None = None
+    conversation_id: str | None = None  # the call or chat the request comes from (model usage, traces)
 
     @property
     def team_ids(self) -> tuple[str, ...]:
@@ -288,7 +289,6 @@ async def execute(
         await _record_outcome(services, record.rows("executed", payload, result=data), result, on_finish, session)
     if reservation is not None:
         await _commit_quota(services, reservation)
-    await services.events.publish(record.user_id, {"type": "action_executed", "action_id": record.action_id, "tool": record.tool})
     return result
 
 
@@ -307,12 +307,17 @@ async def _record_outcome(
 ) -> None:
     """Commit an action's history rows with the caller's `on_finish`: in `executed_in` when the executor
     used that session (what it wrote commits with the record, or nothing does), else in a transaction
-    shared with the other actions finishing at the same time (`services.writes`, a group commit)."""
+    shared with the other actions finishing at the same time (`services.writes`, a group commit); then
+    tell the person's pages (`action_recorded`: an outcome, executed, failed or denied, is in the history)."""
     write = outcome_write(rows, result, on_finish)
     if executed_in is not None and executed_in.in_transaction():
         await commit_writes(executed_in, [write])
     else:
         await services.writes.run(write)
+    row = rows.history
+    await services.events.publish(
+        row["user_id"], {"type": "action_recorded", "action_id": row["action_id"], "tool": row["tool"], "status": row["status"]}
+    )
 
 
 def outcome_write(rows: HistoryRows, result: AgentToolResult, on_finish: OnFinish | None) -> Write[None]:

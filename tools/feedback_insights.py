@@ -40,7 +40,8 @@ SUGGESTIONS: dict[str, Suggestion] = {
     "unspecified": Suggestion("ask for a reason when a member rejects (the reject form's choices)", min_share=0.25),
 }
 
-# Free-text reasons (today's cancel reasons) by the reason code they mean; the first match wins.
+# Free-text reasons (a rejection without a code: made before codes existed, or through the API with words
+# only) by the reason code they mean; the first match wins.
 _REASON_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("wrong_recipient", re.compile(r"recipient|wrong (person|contact|number|address|email)|not (him|her|them)")),
     ("wrong_time", re.compile(r"wrong (time|day|date)|too (early|late)|\btime\b|\bdate\b")),
@@ -50,8 +51,9 @@ _REASON_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def rejection_reason(entry: FeedbackEntry) -> str:
-    """The reason code of a rejection. Today it is read from the free-text cancel reason; once rejections
-    carry a reason code of their own, this is the one function to point at it."""
+    """The reason code of a rejection: the one the person chose, else what its words mean."""
+    if entry.reason_code:
+        return entry.reason_code
     text = (entry.reason_text or "").strip().lower().replace("_", " ")
     if not text:
         return "unspecified"

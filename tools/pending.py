@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,8 @@ from tools.results import AgentToolResult, ErrorCode, ToolFailure
 from tools.services import ToolServices
 
 LIFETIME = timedelta(minutes=5)
+RejectionReason = Literal["wrong_recipient", "wrong_time", "wrong_content", "not_now", "other"]
+REJECTION_REASONS: tuple[str, ...] = get_args(RejectionReason)
 # Sources where a model, not a person, calls confirm_pending_action: the confirmation is accepted only if
 # the human has spoken (voice) or written (chat) after the proposal was made.
 MODEL_DRIVEN_SOURCES = frozenset({"voice", "browser", "chat"})
@@ -100,7 +102,7 @@ async def propose(
         record.trace("tool_result", success=True, pending=True)
         await commit_writes(session, [outcome_write(record.rows("proposed", facts.args), result, on_finish)])
     await services.events.publish(
-        record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool, "args": facts.args}
+        record.user_id, {"type": "pending_created", "action_id": record.action_id, "tool": record.tool}
     )
     return result
 
@@ -288,7 +290,22 @@ def _feedback(
     )
 
 
-async def cancel(services: ToolServices, actor: Actor, action_id: str, reason: str = "") -> AgentToolResult:
+def rejection_problem(reason_code: str | None, reason: str) -> str | None:
+    """What is wrong with a rejection's reason, or None: a code must be one of `REJECTION_REASONS`, and
+    "other" needs the person's words."""
+    if reason_code is not None and reason_code not in REJECTION_REASONS:
+        return f"reason_code must be one of {', '.join(REJECTION_REASONS)}"
+    if reason_code == "other" and not reason.strip():
+        return "say what was wrong: the reason is required with other"
+    return None
+
+
+async def cancel(
+    services: ToolServices, actor: Actor, action_id: str, reason: str = "", reason_code: str | None = None
+) -> AgentToolResult:
+    """Reject the pending action; `reason_code` and the `reason` text are kept as the rejection's feedback."""
+    if problem := rejection_problem(reason_code, reason):
+        return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, problem)
     with action_context(action_id):
         now = services.clock()
         async with services.sessions() as session:
@@ -303,18 +320,27 @@ async def cancel(services: ToolServices, actor: Actor, action_id: str, reason: s
             ):
                 return AgentToolResult.fail(ErrorCode.INVALID_ARGUMENT, "this action was already resolved")
             record = _record_for(pending, actor.source)
-            record.trace("decision_point", outcome="cancelled", reason=reason)
+            record.trace("decision_point", outcome="cancelled", reason=reason, reason_code=reason_code)
             await record.rows("cancelled", pending.args, error_message=reason or None).insert(session)
             session.add(
                 AgentActionFeedback(
                     user_id=actor.user_id, action_id=pending.id, feedback_type="rejected",
-                    original_payload=pending.args, comment=reason or None,
+                    original_payload=pending.args, comment=reason or None, reason_code=reason_code,
                     time_to_decision_ms=_decision_ms(pending, now),
                 )
             )
             await session.commit()
         await services.events.publish(pending.user_id, {"type": "pending_resolved", "action_id": pending.id, "status": "cancelled"})
         return AgentToolResult.ok({"action_id": pending.id, "status": "cancelled"}, message="cancelled")
+
+
+async def visible_pending(services: ToolServices, actor: Actor, action_id: str) -> PendingAgentAction | None:
+    """The action, while it waits for a decision `actor` may take (theirs, or their team must approve it)."""
+    async with services.sessions() as session:
+        visible = await _visible_pending(session, actor, action_id)
+    if visible is None or visible[0].status != "pending_confirmation" or visible[0].expires_at <= services.clock():
+        return None
+    return visible[0]
 
 
 async def expire_stale(services: ToolServices, user_id: str | None = None) -> int:

@@ -10,7 +10,11 @@ What it adds to `client.aio.live.connect`:
   SDK a pydantic model, JSON and base64 (the largest share of a call's CPU), and barge-in is decided locally,
   so a larger chunk only delays what the model hears;
 - context-window compression so a call may outlive the 15-minute audio-session limit;
-- a model that cannot be reached at all surfaces as `ModelGone`, once, with the reason.
+- a model that cannot be reached at all surfaces as `ModelGone`, once, with the reason;
+- token usage once per model turn (`ModelUsage`, after its `TurnComplete`). Live reports `usageMetadata` on
+  server messages, for the turn so far; a turn may carry it on more than one message (the same report
+  repeated, or a later one that supersedes it). The latest report of a turn is its usage, so a repeat is
+  counted once and nothing is summed within a turn.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +81,18 @@ class ModelGone:
     reason: str
 
 
-ModelEvent = ModelAudio | Transcript | ToolCall | ToolCallsCancelled | Interrupted | TurnComplete | ModelGone
+@dataclass(frozen=True)
+class ModelUsage:
+    """The usage the model reported for one turn, and when the turn's first and last messages arrived."""
+
+    usage: types.UsageMetadata
+    started_ns: int
+    ended_ns: int
+
+
+ModelEvent = (
+    ModelAudio | Transcript | ToolCall | ToolCallsCancelled | Interrupted | TurnComplete | ModelUsage | ModelGone
+)
 ConfigFor = Callable[[str | None], types.LiveConnectConfig]  # resumption handle -> connect config
 
 
@@ -123,6 +139,8 @@ class LiveBridge:
         self._backlog_audio_bytes = 0
         self._send_lock = asyncio.Lock()
         self._closed = False
+        self._turn_started_ns: int | None = None
+        self._turn_usage: types.UsageMetadata | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -292,8 +310,14 @@ class LiveBridge:
         if update is not None and update.resumable and update.new_handle:
             self.handle = update.new_handle
         content = message.server_content
+        if (content is not None or message.tool_call is not None) and self._turn_started_ns is None:
+            self._turn_started_ns = time.time_ns()
+        if message.usage_metadata is not None:
+            self._turn_usage = message.usage_metadata  # the turn's latest report supersedes any earlier one
         if content is not None:
             await self._content_events(content)
+            if content.turn_complete and (usage := self.take_turn_usage()) is not None:
+                await self.events.put(usage)
         if message.tool_call is not None:
             for call in message.tool_call.function_calls or []:
                 await self.events.put(ToolCall(call.id or "", call.name or "", dict(call.args or {})))
@@ -304,6 +328,16 @@ class LiveBridge:
             self._reconnect("go_away")
             return True
         return False
+
+    def take_turn_usage(self) -> ModelUsage | None:
+        """The current turn's usage, if the model reported any, and start a new turn. The session takes the
+        usage of a turn cut short by the end of the call this way."""
+        usage, started = self._turn_usage, self._turn_started_ns
+        self._turn_usage = self._turn_started_ns = None
+        if usage is None:
+            return None
+        ended = time.time_ns()
+        return ModelUsage(usage, started or ended, ended)
 
     async def _content_events(self, content: types.LiveServerContent) -> None:
         if content.model_turn is not None:

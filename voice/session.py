@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,8 +18,9 @@ from google.genai import types
 from prometheus_client import Counter, Gauge
 
 from db import calls
+from db.models import utcnow
 from policy.consent import is_spoken_opt_out
-from tools import escalation, pending
+from tools import escalation, pending, telemetry, usage
 from tools.catalogue import function_declarations
 from tools.dispatch import dispatch
 from tools.execution import Actor
@@ -34,6 +35,7 @@ from voice.gemini import (
     ModelEvent,
     ModelGone,
     ModelUnreachable,
+    ModelUsage,
     ToolCall,
     ToolCallsCancelled,
     Transcript,
@@ -108,7 +110,8 @@ class CallSession:
         transport.on_played = self.detector.push_outbound
         source = "browser" if info.direction == "browser" else "voice"
         self.actor = Actor(
-            info.user_id, source, dict(info.team_roles), info.call_session_id, answered_since_proposal=self._answered
+            info.user_id, source, dict(info.team_roles), info.call_session_id, answered_since_proposal=self._answered,
+            conversation_id=info.call_session_id,
         )
         self.bridge: LiveBridge | None = None
         self.end_reason = "call ended"
@@ -144,6 +147,10 @@ class CallSession:
         return self.end_reason
 
     async def _converse(self) -> None:
+        self._write_off_the_audio_path(usage.start_conversation(self.services, usage.ConversationStart(
+            self.info.call_session_id, self.info.user_id, "browser" if self.info.direction == "browser" else "call",
+            tuple(self.info.team_roles), utcnow(),
+        )), "conversation-start")
         self._crisis = await escalation.crisis_contact(self.services, self.info.user_id)
         declarations = function_declarations(await available_tools(self.services, self.actor)) + [END_CALL]
         instruction = await system_instruction(self.services, self.info.user_id, "voice")
@@ -169,6 +176,8 @@ class CallSession:
             await asyncio.gather(task, return_exceptions=True)
         if self.bridge is not None:
             await self.bridge.close()
+            if (cut_short := self.bridge.take_turn_usage()) is not None:
+                self._record_usage(cut_short)
         await self.transport.close()
         await self._flush_transcript()
         await asyncio.gather(*self._turn_writes, return_exceptions=True)
@@ -176,6 +185,7 @@ class CallSession:
             await calls.finish_call(
                 session, self.info.call_session_id, "failed" if self.failed else "completed", self.end_reason
             )
+            await usage.end_conversation(session, self.info.call_session_id, self.end_reason if self.failed else None)
             await session.commit()
         log.info("call ended", extra={"reason": self.end_reason, "barge_ins": self.barge_ins})
 
@@ -279,6 +289,23 @@ class CallSession:
             self._muted_turn = False
             self._turn_open = False
             await self._flush_transcript()
+        elif isinstance(event, ModelUsage):
+            self._record_usage(event)
+
+    def _record_usage(self, event: ModelUsage) -> None:
+        """Store a turn's token usage from a task of its own (once per turn, never per frame)."""
+        assert self.bridge is not None
+        turn = usage.Turn(
+            self.info.call_session_id, self.info.user_id, self.bridge.model, usage.TokenUsage.of(event.usage),
+            event.started_ns, event.ended_ns,
+        )
+        self._write_off_the_audio_path(usage.record_turns(self.services, [turn]), "model-usage")
+
+    def _write_off_the_audio_path(self, write: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a write as a task; `_finish` waits for it before the call's record is closed."""
+        task = asyncio.create_task(write, name=name)
+        self._turn_writes.add(task)
+        task.add_done_callback(self._turn_writes.discard)
 
     # --- tools ---------------------------------------------------------------------------------
 
@@ -300,7 +327,8 @@ class CallSession:
             asyncio.create_task(self._hang_up_after_playback())
         else:
             onsets = self.detector.speech_onsets
-            result = await dispatch(self.services, self.actor, call.name, call.args)
+            with telemetry.tool_span(call.name, call.id, self.info.call_session_id):
+                result = await dispatch(self.services, self.actor, call.name, call.args)
             if result.needs_confirmation and result.pending_action_id:
                 self._proposals[result.pending_action_id] = onsets
             response = result.to_json()

@@ -1,4 +1,6 @@
 // The browser client: microphone -> WS /ws/voice (PCM16 16 kHz), coach audio <- (PCM16 24 kHz), JSON events.
+// On /web/ the person gives an API token; embedded in the home page (no token field) the socket is opened
+// with the session cookie, and the page's own pending-action cards (no #pending list here) take the answers.
 // Barge-in is the server's: on `clear` the page drops the coach audio it has scheduled. A pending action is
 // confirmed or declined with the same keys as on the phone (1 = yes, 2 = no), so the server's rule holds:
 // only the person, never the model, says yes.
@@ -20,12 +22,13 @@ class Call {
   async start() {
     // The context runs at 16 kHz: the browser resamples the microphone, and the 24 kHz coach audio on playback.
     this.context = new AudioContext({ sampleRate: MIC_RATE });
-    await this.context.audioWorklet.addModule("capture-worklet.js");
+    await this.context.audioWorklet.addModule(new URL("capture-worklet.js", import.meta.url));
     this.microphone = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.socket = new WebSocket(`${scheme}://${location.host}/ws/voice?token=${encodeURIComponent(this.token)}`);
+    const query = this.token ? `?token=${encodeURIComponent(this.token)}` : "";
+    this.socket = new WebSocket(`${scheme}://${location.host}/ws/voice${query}`);
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = (message) =>
       typeof message.data === "string" ? this.onEvent(JSON.parse(message.data)) : this.play(message.data);
@@ -38,7 +41,10 @@ class Call {
   }
 
   closedBecause() {
-    return this.opened ? "Call ended." : "Could not connect: the token was refused, or the server is not reachable.";
+    if (this.opened) return "Call ended.";
+    return this.token
+      ? "Could not connect: the token was refused, or the server is not reachable."
+      : "Could not connect: sign in again, or the server is not reachable.";
   }
 
   send(block) {
@@ -121,6 +127,7 @@ function addLine(role, text) {
 }
 
 function addPending(event) {
+  if (!$("pending")) return;
   const item = document.createElement("li");
   item.id = `pending-${event.result.pending_action_id}`;
   item.append(event.result.message || event.tool, " ");
@@ -143,7 +150,7 @@ $("call").addEventListener("submit", async (event) => {
   event.preventDefault();
   buttons(true);
   status("Connecting...");
-  call = new Call($("token").value.trim());
+  call = new Call($("token")?.value.trim() ?? "");
   try {
     await call.start();
   } catch (error) {

@@ -19,20 +19,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from db.models import CalendarFeed
 from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
-from db.models import CalendarFeed
 from server.errors import ApiError, forbidden, not_found
 from tools.calendar import feed, oauth
-from tools.calendar.providers import BuiltinCalendar, GoogleCalendar, google_connection
 from tools.calendar.ics import render_calendar
-
+from tools.calendar.providers import BuiltinCalendar, GoogleCalendar, google_connection
 
 BROWSER_COOKIE = "coach_oauth_browser"
+# How a refused callback is named to the calendar page (`/calendar?google=...`): a fixed word, never a message.
+CALLBACK_OUTCOMES = {403: "other-browser", 400: "refused", 503: "unavailable"}
 
 
 def _unavailable(message: str) -> ApiError:
@@ -60,9 +61,15 @@ async def google_connect(request: Request, session: AsyncSession, principal: Pri
     except oauth.GoogleNotConfigured as exc:
         raise _unavailable(str(exc)) from None
     response = JSONResponse({"authorization_url": started.url, "expires_at": started.expires_at.isoformat()})
+    return bind_to_browser(response, started, services.public_url)
+
+
+def bind_to_browser(response: Response, started: oauth.AuthorizationRequest, public_url: str) -> Response:
+    """Give `response`'s browser the flow's nonce (HttpOnly cookie): only that browser can complete the flow.
+    The API's JSON answer and the calendar page's redirect to Google both hand it out here."""
     response.set_cookie(
         BROWSER_COOKIE, started.browser_nonce, max_age=int(oauth.STATE_TTL.total_seconds()),
-        **_browser_cookie_scope(services.public_url),
+        **_browser_cookie_scope(public_url),
     )
     return response
 
@@ -76,12 +83,16 @@ def _browser_cookie_scope(public_url: str) -> dict[str, Any]:
 
 async def google_callback(request: Request) -> Response:
     """Google's redirect (no API token): the single-use state says whose connection this is, the browser cookie
-    that this browser started it. The cookie is cleared whatever the outcome."""
+    that this browser started it. The cookie is cleared whatever the outcome. A person's browser (it asks for
+    HTML) goes back to the calendar page, which says what happened; any other client gets the JSON answer."""
     ctx = app_context(request)
     try:
-        response = await _complete_google(request)
+        response: Response = await _complete_google(request)
+        outcome = "connected"
     except ApiError as exc:
-        response = exc.to_response()
+        response, outcome = exc.to_response(), CALLBACK_OUTCOMES.get(exc.status, "refused")
+    if "text/html" in request.headers.get("accept", ""):
+        response = RedirectResponse(f"/calendar?google={outcome}", status_code=303)
     response.delete_cookie(BROWSER_COOKIE, **_browser_cookie_scope(ctx.services.public_url))
     return response
 

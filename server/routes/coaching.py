@@ -10,7 +10,7 @@ Lists are newest first, `limit` rows at most.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,13 +62,13 @@ async def _newest(request: Request, session: AsyncSession, principal: Principal,
     return list(await coaching.newest(session, model, principal.user_id, limit))
 
 
-def _set(row: Any, update: PartialUpdate) -> None:
+def set_fields(row: Any, update: PartialUpdate) -> None:
     for key, value in update.changes().items():
         setattr(row, key, value)
 
 
-async def _apply(session: AsyncSession, row: Any, update: PartialUpdate) -> None:
-    _set(row, update)
+async def apply_update(session: AsyncSession, row: Any, update: PartialUpdate) -> None:
+    set_fields(row, update)
     await session.flush()
 
 
@@ -81,7 +81,7 @@ async def _deleted(session: AsyncSession, row: Any) -> Response:
 # --- writes through a tool ------------------------------------------------------------------------
 
 
-async def _through_tool(request: Request, principal: Principal, tool: str, body: BaseModel) -> AgentToolResult:
+async def through_tool(request: Request, principal: Principal, tool: str, body: BaseModel) -> AgentToolResult:
     """Run `tool` with `body` as the person, through policy and history. Confidence 1.0: the person typed
     exactly this request themself, so nobody's reading of what they meant is in question."""
     args = body.model_dump(mode="json", exclude_unset=True)
@@ -100,19 +100,24 @@ def _not_created(result: AgentToolResult) -> Response | None:
 # --- habits ---------------------------------------------------------------------------------------
 
 
-async def _habits_json(request: Request, session: AsyncSession, principal: Principal, habits: list[Habit]) -> list[dict[str, Any]]:
+async def habits_json(request: Request, session: AsyncSession, principal: Principal, habits: list[Habit]) -> list[dict[str, Any]]:
     """Habits with the days they were done in the last RECENT_COMPLETION_DAYS of the person's calendar."""
-    settings = await accounts.user_settings(session, principal.user_id)
-    today = app_context(request).services.clock().astimezone(ZoneInfo(settings.timezone)).date()
+    today = await local_today(request, session, principal.user_id)
     since = today - timedelta(days=RECENT_COMPLETION_DAYS - 1)
     done = await coaching.completions_since(session, [habit.id for habit in habits], since)
     return [habit_json(habit, done[habit.id]) for habit in habits]
 
 
+async def local_today(request: Request, session: AsyncSession, user_id: str) -> date:
+    """Today's date in the person's own time zone."""
+    settings = await accounts.user_settings(session, user_id)
+    return app_context(request).services.clock().astimezone(ZoneInfo(settings.timezone)).date()
+
+
 @authenticated
 async def list_habits(request: Request, session: AsyncSession, principal: Principal) -> Response:
     habits = await _newest(request, session, principal, Habit)
-    return JSONResponse({"habits": await _habits_json(request, session, principal, habits)})
+    return JSONResponse({"habits": await habits_json(request, session, principal, habits)})
 
 
 @authenticated
@@ -121,22 +126,22 @@ async def create_habit(request: Request, session: AsyncSession, principal: Princ
     habit = Habit(user_id=principal.user_id, **body.model_dump())
     session.add(habit)
     await session.flush()
-    [shown] = await _habits_json(request, session, principal, [habit])
+    [shown] = await habits_json(request, session, principal, [habit])
     return JSONResponse(shown, status_code=201)
 
 
 @authenticated
 async def get_habit(request: Request, session: AsyncSession, principal: Principal) -> Response:
     habit = await _owned(request, session, principal, Habit)
-    [shown] = await _habits_json(request, session, principal, [habit])
+    [shown] = await habits_json(request, session, principal, [habit])
     return JSONResponse(shown)
 
 
 @authenticated
 async def update_habit(request: Request, session: AsyncSession, principal: Principal) -> Response:
     habit = await _owned(request, session, principal, Habit)
-    await _apply(session, habit, await parse_body(request, HabitUpdate))
-    [shown] = await _habits_json(request, session, principal, [habit])
+    await apply_update(session, habit, await parse_body(request, HabitUpdate))
+    [shown] = await habits_json(request, session, principal, [habit])
     return JSONResponse(shown)
 
 
@@ -171,7 +176,7 @@ async def get_goal(request: Request, session: AsyncSession, principal: Principal
 @authenticated
 async def update_goal(request: Request, session: AsyncSession, principal: Principal) -> Response:
     goal = await _owned(request, session, principal, Goal)
-    await _apply(session, goal, await parse_body(request, GoalUpdate))
+    await apply_update(session, goal, await parse_body(request, GoalUpdate))
     await session.refresh(goal)  # updated_at, which the flush set (the column's onupdate)
     return JSONResponse(goal_json(goal))
 
@@ -191,7 +196,7 @@ async def list_tasks(request: Request, session: AsyncSession, principal: Princip
 
 @authenticated
 async def create_task(request: Request, session: AsyncSession, principal: Principal) -> Response:
-    result = await _through_tool(request, principal, "create_task", await parse_body(request, CreateTask))
+    result = await through_tool(request, principal, "create_task", await parse_body(request, CreateTask))
     if (refused := _not_created(result)) is not None:
         return refused
     task = await coaching.owned(session, Task, principal.user_id, result.data["task_id"])
@@ -206,11 +211,15 @@ async def get_task(request: Request, session: AsyncSession, principal: Principal
 @authenticated
 async def update_task(request: Request, session: AsyncSession, principal: Principal) -> Response:
     task = await _owned(request, session, principal, Task)
-    update = await parse_body(request, TaskUpdate)
-    if "status" in update.changes() and update.status != task.status:
-        task.completed_at = app_context(request).services.clock() if update.status == "done" else None
-    await _apply(session, task, update)
+    await apply_task_update(session, task, await parse_body(request, TaskUpdate), app_context(request).services.clock())
     return JSONResponse(task_json(task))
+
+
+async def apply_task_update(session: AsyncSession, task: Task, update: TaskUpdate, now: datetime) -> None:
+    """Change the task; a change of status stamps (done) or clears (open) its completion time."""
+    if "status" in update.changes() and update.status != task.status:
+        task.completed_at = now if update.status == "done" else None
+    await apply_update(session, task, update)
 
 
 @authenticated
@@ -221,7 +230,7 @@ async def delete_task(request: Request, session: AsyncSession, principal: Princi
 # --- contacts -------------------------------------------------------------------------------------
 
 
-async def _contacts_json(session: AsyncSession, contacts: list[Contact]) -> list[dict[str, Any]]:
+async def contacts_json(session: AsyncSession, contacts: list[Contact]) -> list[dict[str, Any]]:
     """Contacts with the consent of their email address: the newest consent record decides."""
     newest = await consent.latest_by_address(session, {contact.email for contact in contacts if contact.email})
     return [contact_json(contact, _consent(newest.get((contact.email, "email")))) for contact in contacts]
@@ -231,7 +240,7 @@ def _consent(record: ConsentRecord | None) -> Consent:
     return "opted_out" if record is not None and record.opted_out else "ok"
 
 
-async def _write_contact(session: AsyncSession, contact: Contact) -> dict[str, Any]:
+async def write_contact(session: AsyncSession, contact: Contact) -> dict[str, Any]:
     """Write the contact, and show it. The unique index on (user_id, lower(email)) refuses a second contact
     with one address, even from two requests at once: 409, and nothing is written."""
     email = contact.email  # read before the flush: a refused flush leaves the row unreadable
@@ -239,14 +248,14 @@ async def _write_contact(session: AsyncSession, contact: Contact) -> dict[str, A
         await session.flush()
     except IntegrityError:
         raise ApiError(409, "INVALID_ARGUMENT", f"{email} is already one of your contacts") from None
-    [shown] = await _contacts_json(session, [contact])
+    [shown] = await contacts_json(session, [contact])
     return shown
 
 
 @authenticated
 async def list_contacts(request: Request, session: AsyncSession, principal: Principal) -> Response:
     contacts = await _newest(request, session, principal, Contact)
-    return JSONResponse({"contacts": await _contacts_json(session, contacts)})
+    return JSONResponse({"contacts": await contacts_json(session, contacts)})
 
 
 @authenticated
@@ -254,20 +263,20 @@ async def create_contact(request: Request, session: AsyncSession, principal: Pri
     body = await parse_body(request, ContactCreate)
     contact = Contact(user_id=principal.user_id, **body.model_dump())
     session.add(contact)
-    return JSONResponse(await _write_contact(session, contact), status_code=201)
+    return JSONResponse(await write_contact(session, contact), status_code=201)
 
 
 @authenticated
 async def get_contact(request: Request, session: AsyncSession, principal: Principal) -> Response:
-    [shown] = await _contacts_json(session, [await _owned(request, session, principal, Contact)])
+    [shown] = await contacts_json(session, [await _owned(request, session, principal, Contact)])
     return JSONResponse(shown)
 
 
 @authenticated
 async def update_contact(request: Request, session: AsyncSession, principal: Principal) -> Response:
     contact = await _owned(request, session, principal, Contact)
-    _set(contact, await parse_body(request, ContactUpdate))
-    return JSONResponse(await _write_contact(session, contact))
+    set_fields(contact, await parse_body(request, ContactUpdate))
+    return JSONResponse(await write_contact(session, contact))
 
 
 @authenticated
@@ -287,7 +296,7 @@ async def list_reminders(request: Request, session: AsyncSession, principal: Pri
 @authenticated
 async def create_reminder(request: Request, session: AsyncSession, principal: Principal) -> Response:
     body = await parse_body(request, ScheduleReminder)
-    result = await _through_tool(request, principal, "schedule_reminder", body)
+    result = await through_tool(request, principal, "schedule_reminder", body)
     if (refused := _not_created(result)) is not None:
         return refused
     reminder = await coaching.owned(session, Reminder, principal.user_id, result.data["reminder_id"])
@@ -302,7 +311,7 @@ async def get_reminder(request: Request, session: AsyncSession, principal: Princ
 @authenticated
 async def update_reminder(request: Request, session: AsyncSession, principal: Principal) -> Response:
     reminder = await _owned(request, session, principal, Reminder)
-    await _apply(session, reminder, await parse_body(request, ReminderUpdate))
+    await apply_update(session, reminder, await parse_body(request, ReminderUpdate))
     return JSONResponse(reminder_json(reminder))
 
 

@@ -11,10 +11,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from db import accounts
+from db.models import UserAgentSettings
+from policy import team_rules
 from server.api import authenticated
 from server.auth import Principal
 from server.errors import not_found
-from server.schemas import parse_body
+from server.schemas import invalid_fields, parse_body
 from server.schemas.settings import TeamSettingsUpdate, UserSettingsUpdate
 
 _NOT_SETTINGS = {"user_id", "team_id", "updated_at"}
@@ -33,14 +35,24 @@ async def get_my_settings(request: Request, session: AsyncSession, principal: Pr
     return JSONResponse(settings_json(await accounts.user_settings(session, principal.user_id)))
 
 
+async def save_my_settings(session: AsyncSession, user_id: str, update: UserSettingsUpdate) -> UserAgentSettings:
+    """Store the user's changes, all or none: a change a team's rule refuses (policy.team_rules) is a 422 naming
+    the field, before anything is written. The API and the settings page both save through here."""
+    changes = update.changes()
+    refused = team_rules.refusals(changes, team_rules.team_rules(await accounts.named_team_settings(session, user_id)))
+    if refused:
+        raise invalid_fields(refused)
+    row = await accounts.user_settings(session, user_id)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await session.flush()
+    return row
+
+
 @authenticated
 async def put_my_settings(request: Request, session: AsyncSession, principal: Principal) -> JSONResponse:
     update = await parse_body(request, UserSettingsUpdate)
-    row = await accounts.user_settings(session, principal.user_id)
-    for key, value in update.changes().items():
-        setattr(row, key, value)
-    await session.flush()
-    return JSONResponse(settings_json(row))
+    return JSONResponse(settings_json(await save_my_settings(session, principal.user_id, update)))
 
 
 @authenticated

@@ -26,7 +26,8 @@ from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
 from server.errors import ApiError
-from server.routes.actions import _cell, _parse_time
+from server.paging import query_time
+from server.routes.actions import _cell
 from tools.feedback_insights import feedback_summary
 
 DEFAULT_RANGE = timedelta(days=30)
@@ -36,8 +37,8 @@ a record leaves the columns of the other kinds empty."""
 
 
 def _range(request: Request, now: datetime) -> tuple[datetime, datetime]:
-    until = _parse_time(request, "until") or now
-    since = _parse_time(request, "since") or until - DEFAULT_RANGE
+    until = query_time(request, "until") or now
+    since = query_time(request, "since") or until - DEFAULT_RANGE
     if since >= until:
         raise ApiError(422, "INVALID_ARGUMENT", "since must be before until", details={"fields": [{"field": "since", "message": "not before until"}]})
     return since, until

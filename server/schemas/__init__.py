@@ -22,7 +22,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
-    data = _decode(await request.body())
+    return parse_object(_decode(await request.body()), model)
+
+
+def parse_object(data: Any, model: type[ModelT]) -> ModelT:
+    """`data` (a decoded JSON body, or a page's form as the same fields) as `model`, checked as every body is."""
     if not isinstance(data, dict):
         raise ApiError(422, "INVALID_ARGUMENT", "request body must be a JSON object")
     unchecked = getattr(model, "UNCHECKED_FIELDS", frozenset())

@@ -24,6 +24,8 @@ NAVIGATION = (
     ("/goals", "Goals"),
     ("/tasks", "Tasks"),
     ("/contacts", "Contacts"),
+    ("/reminders", "Reminders"),
+    ("/docs", "API"),
 )
 
 

@@ -91,6 +91,15 @@ async def _user_for_identifier(session: AsyncSession, identifier: str) -> tuple[
     return await accounts.user_by_phone(session, normalize_phone(identifier)), "sms"
 
 
+def _goes_to_outbox(ctx: AppContext, channel: str) -> bool:
+    """Whether a code by `channel` is stored in the development outbox rather than sent: the channel has no
+    credentials and COACH_OUTBOX is on. The code step says so, for anyone (it depends on the server, not on
+    whose identifier was typed, so it tells nothing about who has an account)."""
+    services = ctx.services
+    real = services.twilio if channel == "sms" else services.email
+    return real is None and channel in services.outbox
+
+
 async def _deliver(ctx: AppContext, session: AsyncSession, user: User, channel: str, code_id: str, code: str) -> None:
     """Send the code through our own channel, or the development outbox; CodeNotSent when neither is there."""
     text = CODE_MESSAGE.format(code=code)
@@ -98,13 +107,13 @@ async def _deliver(ctx: AppContext, session: AsyncSession, user: User, channel: 
     address = user.phone if channel == "sms" else user.email
     assert address is not None
     try:
-        if channel == "sms" and services.twilio is not None:
+        if _goes_to_outbox(ctx, channel):
+            await outbox.store(session, user_id=user.id, action_id=None, channel=channel, to_address=address,
+                               body=text, subject="Your sign-in code" if channel == "email" else None)
+        elif channel == "sms" and services.twilio is not None:
             await services.twilio.send_sms(address, text)
         elif channel == "email" and services.email is not None:
             await services.email.send(to=address, subject="Your sign-in code", text=text, idempotency_key=code_id)
-        elif channel in services.outbox:
-            await outbox.store(session, user_id=user.id, action_id=None, channel=channel, to_address=address,
-                               body=text, subject="Your sign-in code" if channel == "email" else None)
         else:
             raise CodeNotSent(f"Sign-in by {'SMS' if channel == 'sms' else 'email'} is not available on this server. "
                               "Sign in with an API token instead.")
@@ -143,7 +152,8 @@ async def request_code(request: Request) -> Response:
         except (signin_codes.TooManyCodes, CodeNotSent) as refused:
             message = str(refused) if isinstance(refused, CodeNotSent) else "Too many codes were sent. Wait 15 minutes."
             return _signin_page(request, {"step": "identifier", "identifier": identifier, "error": message}, 429 if isinstance(refused, signin_codes.TooManyCodes) else 503)
-    return _signin_page(request, {"step": "code", "identifier": identifier, "channel": channel, "next": _next_path(fields.get("next"))})
+    return _signin_page(request, {"step": "code", "identifier": identifier, "channel": channel,
+                                  "to_outbox": _goes_to_outbox(ctx, channel), "next": _next_path(fields.get("next"))})
 
 
 async def redeem_code(request: Request) -> Response:

@@ -84,7 +84,7 @@ AudioBufferSourceNode.prototype.stop = function (...args) {
 
 
 async def start_talking(browser: Browser, world: VoiceWorld, token: str) -> Page:
-    page = await browser.new_page()
+    page = await browser.new_page(bypass_csp=True)  # the probes (wait_for_function) evaluate strings; the page does not
     await page.add_init_script(WATCH_PLAYBACK)
     await page.goto(f"{world.base_url}/web/")
     await page.fill("#token", token)

@@ -65,6 +65,21 @@ async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) ->
         await asyncio.sleep(POLL_S)
 
 
+def live_usage(prompt: dict[str, int], response: dict[str, int], thoughts: int | None = None) -> Message:
+    """A Live `usageMetadata` for one turn: counts per modality (`{"AUDIO": 120, "TEXT": 30}`) with their totals,
+    in the service's field names (the Live API names the output `response`, not `candidates`)."""
+    usage: Message = {
+        "promptTokenCount": sum(prompt.values()),
+        "responseTokenCount": sum(response.values()),
+        "totalTokenCount": sum(prompt.values()) + sum(response.values()) + (thoughts or 0),
+        "promptTokensDetails": [{"modality": m, "tokenCount": n} for m, n in prompt.items()],
+        "responseTokensDetails": [{"modality": m, "tokenCount": n} for m, n in response.items()],
+    }
+    if thoughts is not None:
+        usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
 class LiveConnection:
     """One client websocket: what it sent (read-only views) and the model's side (`send_*`)."""
 
@@ -195,8 +210,10 @@ class LiveConnection:
     async def send_generation_complete(self) -> None:
         await self.send_raw({"serverContent": {"generationComplete": True}})
 
-    async def send_turn_complete(self) -> None:
-        usage = {"promptTokenCount": 1, "responseTokenCount": 1, "totalTokenCount": 2}
+    async def send_turn_complete(self, usage: Message | None = None) -> None:
+        """End the model's turn with the turn's `usageMetadata` (`live_usage(...)`; a minimal one by default),
+        on the `turnComplete` message as the service reports it."""
+        usage = usage or {"promptTokenCount": 1, "responseTokenCount": 1, "totalTokenCount": 2}
         await self.send_raw({"serverContent": {"turnComplete": True}, "usageMetadata": usage})
 
     async def send_resumption_update(self, handle: str | None = None, resumable: bool = True) -> str:

@@ -75,21 +75,39 @@ def google_error(status: int, message: str) -> JSONResponse:
     )
 
 
-def _candidate_response(parts: list[Body]) -> Body:
+MINIMAL_USAGE: Body = {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2}
+
+
+def text_usage(prompt: dict[str, int], candidates: int, thoughts: int | None = None) -> Body:
+    """A generateContent `usageMetadata`: prompt counts per modality (`{"TEXT": 40}`), the answer's tokens
+    (reported as TEXT) and optional thinking tokens, with their totals."""
+    usage: Body = {
+        "promptTokenCount": sum(prompt.values()),
+        "candidatesTokenCount": candidates,
+        "totalTokenCount": sum(prompt.values()) + candidates + (thoughts or 0),
+        "promptTokensDetails": [{"modality": m, "tokenCount": n} for m, n in prompt.items()],
+        "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": candidates}],
+    }
+    if thoughts is not None:
+        usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
+def _candidate_response(parts: list[Body], usage: Body | None = None) -> Body:
     return {
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
+        "usageMetadata": usage or MINIMAL_USAGE,
     }
 
 
-def text_response(text: str) -> Body:
+def text_response(text: str, usage: Body | None = None) -> Body:
     """A generateContent answer with one text part."""
-    return _candidate_response([{"text": text}])
+    return _candidate_response([{"text": text}], usage)
 
 
-def function_call_response(*calls: tuple[str, Body]) -> Body:
+def function_call_response(*calls: tuple[str, Body], usage: Body | None = None) -> Body:
     """A generateContent answer with one `functionCall` part per `(name, args)`."""
-    return _candidate_response([{"functionCall": {"name": name, "args": args}} for name, args in calls])
+    return _candidate_response([{"functionCall": {"name": name, "args": args}} for name, args in calls], usage)
 
 
 class FakeGeminiText:

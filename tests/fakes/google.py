@@ -118,6 +118,7 @@ class FakeGoogle:
                 Route("/token", self._token, methods=["POST"]),
                 Route("/revoke", self._revoke, methods=["POST"]),
                 Route("/calendar/v3/calendars/{calendar_id}/events", self._insert, methods=["POST"]),
+                Route("/calendar/v3/calendars/{calendar_id}/events/{event_id}", self._delete, methods=["DELETE"]),
                 Route("/calendar/v3/freeBusy", self._free_busy, methods=["POST"]),
             ]
         )
@@ -281,6 +282,23 @@ class FakeGoogle:
                 self._state.lose_next_insert = False
                 return _api_error(503, "backendError", "Backend Error")
         return JSONResponse(stored)
+
+    async def _delete(self, request: Request) -> Response:
+        """`events.delete`: 204; an event deleted before is 410 Gone, one never created 404 (as Google answers)."""
+        token, refused = self._authorized(request)
+        if refused:
+            return self._record(request, token, refused)
+        event_id = request.path_params["event_id"]
+        with self._lock:
+            stored = self._state.events.get(event_id)
+            if stored is not None and stored["status"] != "cancelled":
+                self._state.events[event_id] = {**stored, "status": "cancelled"}
+                answer: Response = Response(status_code=204)
+            elif stored is not None:
+                answer = _api_error(410, "deleted", "Resource has been deleted")
+            else:
+                answer = _api_error(404, "notFound", "Not Found")
+        return self._record(request, token, answer)
 
     async def _free_busy(self, request: Request) -> Response:
         token, refused = self._authorized(request)

@@ -13,9 +13,9 @@ from tools.feedback_insights import SUGGESTIONS
 BASE = datetime.now(timezone.utc) - timedelta(days=1)
 
 
-async def decided(ctx, user, team, tool, kind, at, *, ms=1000, reason=None):
+async def decided(ctx, user, team, tool, kind, at, *, ms=1000, reason=None, code=None):
     steps = ["proposed", "cancelled" if kind == "rejected" else "confirmed"]
-    row = {"feedback_type": kind, "time_to_decision_ms": ms, "comment": reason}
+    row = {"feedback_type": kind, "time_to_decision_ms": ms, "comment": reason, "reason_code": code}
     await seed_action(ctx, user.id, [team], tool, steps, at, feedback=[row])
 
 
@@ -39,6 +39,15 @@ async def test_feedback_summary_ranks_rejection_reasons_and_names_their_suggesti
     assert body["approval_by_tool"]["send_email"] == {
         "decisions": 10, "approved": 3, "edited": 0, "rejected": 7, "approval_rate": 0.3,
     }
+
+
+async def test_a_rejections_chosen_reason_code_wins_over_its_words(client, app):
+    ctx = app.state.ctx
+    team = await new_team(ctx)
+    admin, member = await new_user(ctx, team_id=team, role="admin"), await new_user(ctx, team_id=team)
+    await decided(ctx, member, team, "send_sms", "rejected", BASE, reason="the message was fine", code="wrong_time")
+    body = (await client.get(f"/api/admin/teams/{team}/feedback/summary", headers=admin.headers)).json()
+    assert [entry["reason"] for entry in body["rejection_reasons"]] == ["wrong_time"]
 
 
 async def test_feedback_summary_gives_thumbs_ratio_and_time_to_decision(client, app):

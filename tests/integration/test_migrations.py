@@ -74,9 +74,9 @@ def test_downgrade_base_removes_every_table(empty_database):
     assert table_names(empty_database) <= {"alembic_version"}
 
 
-def test_0010_rolls_existing_team_links_up_from_their_history_and_keeps_one_per_team(empty_database):
-    """Links written before 0010 (a retried action linked twice) become one roll-up row each."""
-    upgrade(empty_database, "0009")
+def test_0013_rolls_existing_team_links_up_from_their_history_and_keeps_one_per_team(empty_database):
+    """Links written before 0013 (a retried action linked twice) become one roll-up row each."""
+    upgrade(empty_database, "0012")
     statements = [
         "INSERT INTO users (id, name, created_at) VALUES ('u1', 'U', CURRENT_TIMESTAMP)",
         "INSERT INTO teams (id, name, created_at) VALUES ('t1', 'T', CURRENT_TIMESTAMP)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from factories import new_team, new_user
+from factories import new_team, new_user, update_team_settings
 
 
 @pytest.fixture
@@ -125,3 +125,47 @@ async def test_invalid_team_settings_name_the_field(client, ctx):
     )
     assert response.status_code == 422
     assert response.json()["error"]["details"]["fields"][0]["field"] == "crisis_escalation_email"
+
+
+async def test_a_threshold_under_the_team_minimum_is_refused_naming_the_team_and_nothing_is_written(client, ctx):
+    team_id = await new_team(ctx, "Acme")
+    await update_team_settings(ctx, team_id, min_confidence_threshold=0.8)
+    user = await new_user(ctx, team_id=team_id)
+    before = (await client.get("/api/me/settings", headers=user.headers)).json()
+    response = await client.put(
+        "/api/me/settings", headers=user.headers, json={"confidence_threshold": 0.5, "max_sms_per_day": 3}
+    )
+    assert response.status_code == 422
+    [problem] = response.json()["error"]["details"]["fields"]
+    assert problem == {"field": "confidence_threshold", "message": "Set by your team Acme: the threshold is at least 80%."}
+    assert (await client.get("/api/me/settings", headers=user.headers)).json() == before
+    allowed = await client.put("/api/me/settings", headers=user.headers, json={"confidence_threshold": 0.85})
+    assert allowed.status_code == 200 and allowed.json()["confidence_threshold"] == 0.85
+
+
+@pytest.mark.parametrize(
+    ("team", "body"),
+    [
+        ({"allow_send_sms": False}, {"allow_send_sms": True}),
+        ({"allow_user_auto_approve_medium": False}, {"auto_approve_medium_risk": True}),
+        ({"require_confirmation": True}, {"require_confirmation_email": False}),
+        ({"max_sms_per_day": 5}, {"max_sms_per_day": 6}),
+    ],
+)
+async def test_a_setting_a_team_holds_cannot_be_set_past_its_rule(client, ctx, team, body):
+    team_id = await new_team(ctx)
+    await update_team_settings(ctx, team_id, **team)
+    user = await new_user(ctx, team_id=team_id)
+    response = await client.put("/api/me/settings", headers=user.headers, json=body)
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["error"]["details"]["fields"]] == list(body)
+
+
+async def test_a_member_may_be_stricter_than_the_team(client, ctx):
+    team_id = await new_team(ctx)
+    await update_team_settings(ctx, team_id, allow_send_sms=False, max_sms_per_day=5)
+    user = await new_user(ctx, team_id=team_id)
+    response = await client.put(
+        "/api/me/settings", headers=user.headers, json={"allow_send_sms": False, "max_sms_per_day": 2}
+    )
+    assert response.status_code == 200

@@ -12,9 +12,9 @@ import pytest
 WEB = Path(__file__).resolve().parents[2] / "web"
 
 
-async def test_the_home_page_sends_the_browser_to_the_client(client):
+async def test_the_home_page_sends_a_signed_out_browser_to_sign_in(client):
     response = await client.get("/")
-    assert response.status_code == 307 and response.headers["location"] == "/web/"
+    assert response.status_code == 303 and response.headers["location"] == "/signin?next=/"
 
 
 async def test_the_client_page_loads_its_script_as_a_module(client):
@@ -29,9 +29,10 @@ async def test_the_client_scripts_are_served_as_javascript(client, script):
     assert response.status_code == 200 and "javascript" in response.headers["content-type"]
 
 
-async def test_the_client_talks_to_the_voice_websocket_with_its_token(client):
+async def test_the_client_talks_to_the_voice_websocket_with_its_token_when_it_has_one(client):
     script = (await client.get("/web/app.js")).text
-    assert "/ws/voice?token=${encodeURIComponent(this.token)}" in script
+    assert "`?token=${encodeURIComponent(this.token)}`" in script
+    assert "/ws/voice${query}" in script
 
 
 async def test_an_unknown_file_under_web_is_not_found(client):

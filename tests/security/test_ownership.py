@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from action_requests import (
     cancel,
     confirm,
     error_code,
+    feedback_rows,
     pending_status,
     propose,
     team_needing_admin_for_critical,
@@ -53,9 +54,11 @@ from db.models import (
     Reminder,
     Task,
     TeamAISettings,
+    new_id,
 )
 from server.context import AppContext
 from server.web.cookies import SESSION_COOKIE, signed
+from tools import usage
 from tools.catalogue import TOOL_ARGS
 
 
@@ -127,6 +130,17 @@ async def resolve_a_pending_action(scene: Scene, endpoint: Endpoint) -> None:
     assert scene.providers.twilio.requests == []
 
 
+async def undo_or_read_an_action(scene: Scene, endpoint: Endpoint) -> None:
+    """B undoes, reads or rates A's executed action by its id (API or page): 404, and A's task stays."""
+    await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
+    [entry] = await history_rows(scene.ctx, user_id=scene.a.id)
+    body = {"feedback_type": "thumbs_down"} if endpoint.path.endswith("/feedback") else None
+    assert_not_found(await scene.as_b(endpoint, body, action_id=entry.action_id))
+    assert [step.status for step in await history_rows(scene.ctx, action_id=entry.action_id)] == ["executed"]
+    assert await row(scene.ctx, Task, entry.result["task_id"]) is not None
+    assert await feedback_rows(scene.ctx, entry.action_id) == []
+
+
 async def feedback_on_a_history_entry(scene: Scene, endpoint: Endpoint) -> None:
     await act(scene.client, scene.a, "create_task", {"title": "Private plan"})
     [entry] = await history_rows(scene.ctx, user_id=scene.a.id)
@@ -161,6 +175,17 @@ async def administer_another_team(scene: Scene, endpoint: Endpoint) -> None:
     assert (after.blocked_topics, after.require_admin_approval_critical) == (
         before.blocked_topics, before.require_admin_approval_critical,
     )
+
+
+async def read_another_teams_session(scene: Scene, endpoint: Endpoint) -> None:
+    """A's conversation is team A's: B gets 403 under team A, and 404 asking for it under B's own team."""
+    started = datetime.now(timezone.utc)
+    conversation = usage.ConversationStart(new_id(), scene.a.id, "chat", (scene.team_a,), started, ended_at=started)
+    turn = usage.Turn(conversation.conversation_id, scene.a.id, "gemini-2.5-flash", usage.TokenUsage(10, 2), 0, 1)
+    await usage.record_turns(scene.ctx.services, [turn], conversation)
+    denied = await scene.as_b(endpoint, team_id=scene.team_a, session_id=conversation.conversation_id)
+    assert (denied.status_code, error_code(denied)) == (403, "PERMISSION_DENIED")
+    assert_not_found(await scene.as_b(endpoint, team_id=scene.team_b, session_id=conversation.conversation_id))
 
 
 async def read_a_calendar_feed(scene: Scene, endpoint: Endpoint) -> None:
@@ -222,9 +247,19 @@ ROUTE_PROBES: dict[str, Probe] = {
     "DELETE /api/me/tokens/{token_id}": revoke_another_users_token,
     "POST /account/tokens/{token_id}/revoke": revoke_another_users_token,
     "POST /account/sessions/{session_id}/revoke": sign_out_another_users_browser,
+    "GET /pending-actions/{action_id}": resolve_a_pending_action,
+    "POST /pending-actions/{action_id}/approve": resolve_a_pending_action,
+    "GET /pending-actions/{action_id}/edit": resolve_a_pending_action,
+    "POST /pending-actions/{action_id}/edit": resolve_a_pending_action,
+    "GET /pending-actions/{action_id}/reject": resolve_a_pending_action,
+    "POST /pending-actions/{action_id}/reject": resolve_a_pending_action,
     "POST /api/actions/pending/{action_id}/confirm": resolve_a_pending_action,
     "POST /api/actions/pending/{action_id}/cancel": resolve_a_pending_action,
     "POST /api/actions/{history_id}/feedback": feedback_on_a_history_entry,
+    "POST /api/actions/{action_id}/undo": undo_or_read_an_action,
+    "GET /history/{action_id}": undo_or_read_an_action,
+    "POST /history/{action_id}/undo": undo_or_read_an_action,
+    "POST /history/{action_id}/feedback": undo_or_read_an_action,
     "POST /api/sequences/{sequence_id}/cancel": act_on_a_sequence,
     "POST /api/sequences/{sequence_id}/run": act_on_a_sequence,
     "GET /api/teams/{team_id}/settings": administer_another_team,
@@ -235,6 +270,9 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/admin/teams/{team_id}/summary": administer_another_team,
     "GET /api/admin/teams/{team_id}/feedback/summary": administer_another_team,
     "GET /api/admin/teams/{team_id}/export": administer_another_team,
+    "GET /api/admin/teams/{team_id}/sessions": administer_another_team,
+    "GET /api/admin/teams/{team_id}/usage": administer_another_team,
+    "GET /api/admin/teams/{team_id}/sessions/{session_id}": read_another_teams_session,
     "GET /calendar/{secret}.ics": read_a_calendar_feed,
     "GET /api/habits/{habit_id}": act_on_a_coaching_row,
     "PUT /api/habits/{habit_id}": act_on_a_coaching_row,
@@ -251,6 +289,26 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/reminders/{reminder_id}": act_on_a_coaching_row,
     "PUT /api/reminders/{reminder_id}": act_on_a_coaching_row,
     "DELETE /api/reminders/{reminder_id}": act_on_a_coaching_row,
+    # the coaching-data pages (server/web/coaching.py): B's signed-in browser posting a form
+    "GET /habits/{habit_id}/edit": act_on_a_coaching_row,
+    "POST /habits/{habit_id}": act_on_a_coaching_row,
+    "POST /habits/{habit_id}/delete": act_on_a_coaching_row,
+    "POST /habits/{habit_id}/done": act_on_a_coaching_row,
+    "GET /goals/{goal_id}/edit": act_on_a_coaching_row,
+    "POST /goals/{goal_id}": act_on_a_coaching_row,
+    "POST /goals/{goal_id}/delete": act_on_a_coaching_row,
+    "POST /goals/{goal_id}/progress": act_on_a_coaching_row,
+    "GET /tasks/{task_id}/edit": act_on_a_coaching_row,
+    "POST /tasks/{task_id}": act_on_a_coaching_row,
+    "POST /tasks/{task_id}/delete": act_on_a_coaching_row,
+    "POST /tasks/{task_id}/complete": act_on_a_coaching_row,
+    "GET /contacts/{contact_id}/edit": act_on_a_coaching_row,
+    "POST /contacts/{contact_id}": act_on_a_coaching_row,
+    "POST /contacts/{contact_id}/delete": act_on_a_coaching_row,
+    "GET /reminders/{reminder_id}/edit": act_on_a_coaching_row,
+    "POST /reminders/{reminder_id}": act_on_a_coaching_row,
+    "POST /reminders/{reminder_id}/delete": act_on_a_coaching_row,
+    "POST /reminders/sequences/{sequence_id}/cancel": act_on_a_sequence,
 }
 
 

@@ -54,6 +54,7 @@ PUBLIC = {
     "POST /signout": "ends the cookie's session, if any (CSRF-checked when there is one)",
     "GET /oauth/google/callback": "Google's redirect: the single-use signed state says whose connection it is",
     "GET /calendar/{secret}.ics": "the feed's unguessable path is the credential (see test_ownership.py)",
+    "GET /openapi.json": "the API's description (paths and shapes), the same for everyone; no data",
 }
 # Authenticated by X-Twilio-Signature over PUBLIC_URL instead of a token.
 TWILIO_SIGNED = {"POST /twilio/voice", "POST /twilio/status", "POST /twilio/sms", "POST /twilio/outbound"}

@@ -86,6 +86,16 @@ class BuiltinCalendar:
         )
         return [Busy(row.start_at, row.end_at, row.title) for row in rows.scalars()]
 
+    async def upcoming(self, now: datetime, limit: int) -> list[CalendarEvent]:
+        """The next `limit` events not yet over, soonest first (the calendar page lists them)."""
+        rows = await self.session.execute(
+            select(CalendarEvent)
+            .where(CalendarEvent.user_id == self.user_id, CalendarEvent.provider == self.name, CalendarEvent.end_at > now)
+            .order_by(CalendarEvent.start_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
     async def insert(self, event: NewEvent) -> CreatedEvent:
         row = CalendarEvent(
             user_id=self.user_id, provider=self.name, title=event.title, description=event.description,
@@ -130,6 +140,17 @@ class GoogleCalendar:
         calendar_id = self.connection.calendar_id
         created = await self._authorized(lambda token: self.client.insert_event(token, calendar_id, body))
         return CreatedEvent(created.id, self.name, created.htmlLink)
+
+    async def delete(self, event_id: str) -> bool:
+        """Delete one of the connection's events; False when Google no longer has it (deleted there)."""
+        calendar_id = self.connection.calendar_id
+        try:
+            await self._authorized(lambda token: self.client.delete_event(token, calendar_id, event_id))
+        except ToolFailure as failure:
+            if (failure.details or {}).get("provider_status") in (404, 410):
+                return False
+            raise
+        return True
 
     async def _authorized(self, call: Callable[[str], Awaitable[T]]) -> T:
         """Run `call` with a valid access token: refreshed first when about to expire, and again on a 401."""

@@ -171,6 +171,17 @@ class GoogleCalendarClient:
 
         return await with_retries(attempt, _status, self.retry, "calendar.events.insert")
 
+    async def delete_event(self, access_token: str, calendar_id: str, event_id: str) -> None:
+        """`events.delete`. A GoogleError 404 or 410 means the event is not there (any more)."""
+        url = f"{self._api}/calendars/{quote(calendar_id, safe='')}/events/{quote(event_id, safe='')}"
+
+        async def attempt() -> None:
+            response = await self._send("DELETE", url, headers=_bearer(access_token))
+            if response.status_code >= 400:
+                raise _error(response)
+
+        await with_retries(attempt, _status, self.retry, "calendar.events.delete")
+
     async def free_busy(self, access_token: str, calendar_id: str, start: datetime, end: datetime) -> list[BusyPeriod]:
         body = {"timeMin": start.isoformat(), "timeMax": end.isoformat(), "items": [{"id": calendar_id}]}
 

@@ -104,14 +104,15 @@ async def mark_habit_complete(run: Execution, args: MarkHabitComplete) -> dict[s
 
 async def update_goal_progress(run: Execution, args: UpdateGoalProgress) -> dict[str, Any]:
     goal = await _find_owned(run, Goal, args.goal_id, Goal.title, args.goal_name)
-    previous = goal.progress
+    previous = {"previous_progress": goal.progress, "previous_status": goal.status, "previous_note": goal.last_note}
     goal.progress = args.progress
     if args.note:
         goal.last_note = args.note
     if args.progress == 100:
         goal.status = "completed"
     await run.session.flush()
-    return {"goal_id": goal.id, "goal": goal.title, "progress": args.progress, "previous_progress": previous}
+    # What the goal was before, so the update can be undone (tools.undo).
+    return {"goal_id": goal.id, "goal": goal.title, "progress": args.progress, **previous}
 
 
 REMINDER_CHANNEL_WORDS = {"sms": "text", "email": "email", "call": "a phone call"}

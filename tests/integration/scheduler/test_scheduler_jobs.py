@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from factories import history_rows, new_user, update_user_settings
-from scheduling import Clock, job, jobs, schedule_reminder, seed_email_reminders, wait_for_status
+from scheduling import job, jobs, schedule_reminder, seed_email_reminders, wait_for_status
 
 from sqlalchemy import event
 

@@ -11,8 +11,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from factories import DAYTIME, TestUser, new_user, update_user_settings
-from scheduling import Clock, jobs
+from factories import TestUser, new_user, update_user_settings
+from scheduling import jobs
 
 from db.models import Goal, Habit, HabitCompletion
 from server.context import AppContext

@@ -2,8 +2,8 @@
 action (when requested, who, which tool, which kinds of step, last denial's code; one row per action and
 team); indexes for time ranges (summary, audit export, purge) and for the purge's foreign-key lookups
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-09 00:10:00
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
