@@ -251,6 +251,8 @@ class TeamAISettings(Base):
     max_sms_per_day: Mapped[int] = mapped_column(default=20)
     max_calls_per_day: Mapped[int] = mapped_column(default=5)
     max_external_emails_per_day: Mapped[int] = mapped_column(default=5)
+    retention_days: Mapped[int] = mapped_column(default=400)
+    """How long the team's actions are kept (history, traces, feedback; see `db.retention`): 90 to 400 days."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -443,16 +445,38 @@ class PendingApproval(Base):
     approved_at: Mapped[datetime | None]
 
 
+ACTION_STEP_BITS = {
+    "proposed": 1, "confirmed": 2, "executed": 4, "failed": 8, "denied": 16, "cancelled": 32, "expired": 64, "undone": 128,
+}
+"""The bit of each history step status in `ActionTeam.steps` (a status not here sets no bit)."""
+
+
 class ActionTeam(Base):
     """A team whose policy governed an action (every team of the user when it was requested): a team's
-    admin views show the actions their team governed, and no others."""
+    admin views show the actions their team governed, and no others.
+
+    It is also the team's roll-up of the action, kept by every step's write (`tools.audit`): who, which
+    tool, when it was requested, which kinds of step it has had (`steps`, bits of `ACTION_STEP_BITS`) and
+    the code of its last denial. The team summary counts actions from these rows alone."""
 
     __tablename__ = "action_teams"
-    __table_args__ = (Index("ix_action_teams_team_action", "team_id", "action_id"),)
+    __table_args__ = (
+        Index("ix_action_teams_team_action", "team_id", "action_id"),
+        # One row per action and team: a retried action's first step updates the row its first try wrote.
+        Index("uq_action_teams_action_team", "action_id", "team_id", unique=True),
+        # A team's actions requested in a time range: the summary's and the retention purge's starting set.
+        Index("ix_action_teams_team_requested", "team_id", "requested_at"),
+    )
 
     id: Mapped[str] = id_column()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = created_column()
+    """When the action was requested: written with its first step, so the time of that step."""
+    user_id: Mapped[str] = mapped_column(String(32), default="")
+    tool: Mapped[str] = mapped_column(String(64), default="")
+    steps: Mapped[int] = mapped_column(default=0)
+    denied_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class AgentActionHistory(Base):
@@ -461,6 +485,8 @@ class AgentActionHistory(Base):
 
     __tablename__ = "agent_action_history"
     __table_args__ = (
+        # A time range of every person's steps, in keyset order: the team export and the retention purge.
+        Index("ix_agent_action_history_created", "created_at", "id"),
         # A person's history newest first, ties by id: the keyset order of every history page and export, so
         # a page reads its rows in index order and stops at the LIMIT (with (user_id, created_at) alone,
         # PostgreSQL sorted all of a person's rows for each page: ~0.8 s at 100,000 actions).
@@ -490,6 +516,7 @@ class AgentActionHistory(Base):
 
 class AgentExecutionTrace(Base):
     __tablename__ = "agent_execution_traces"
+    __table_args__ = (Index("ix_agent_execution_traces_created", "created_at", "id"),)  # as history's
 
     id: Mapped[str] = id_column()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -502,12 +529,14 @@ class AgentExecutionTrace(Base):
 
 class AgentActionFeedback(Base):
     __tablename__ = "agent_action_feedback"
+    __table_args__ = (Index("ix_agent_action_feedback_created", "created_at", "id"),)  # as history's
 
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = user_fk()
     action_id: Mapped[str] = mapped_column(String(32), index=True)
+    # Indexed: deleting a history row (the retention purge) looks up the feedback that points at it.
     history_id: Mapped[str | None] = mapped_column(
-        ForeignKey("agent_action_history.id", ondelete="SET NULL")
+        ForeignKey("agent_action_history.id", ondelete="SET NULL"), index=True
     )
     feedback_type: Mapped[str] = mapped_column(String(16))  # approved | rejected | edited | rating
     original_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -108,6 +108,14 @@ class TeamSessionsQuery(TimeRangeQuery):
     cursor: str | None = Field(default=None, max_length=200, description="the `next_cursor` of the page before")
 
 
+class TeamSummaryQuery(TimeRangeQuery):
+    user_id: str | None = Field(default=None, max_length=32, description="only this member's actions")
+
+
+class AuditExportQuery(TimeRangeQuery):
+    format: Literal["ndjson", "csv"] = Field(default="ndjson", description="one JSON object per line, or CSV")
+
+
 class UsageQuery(TimeRangeQuery):
     group_by: Literal["day", "user", "model"] = Field(default="day", description="one group per UTC day, member or model")
 
@@ -238,6 +246,16 @@ REGISTRY: dict[str, Operation] = {
     "GET /api/admin/teams/{team_id}/sessions/{session_id}": Operation(
         "Team admin", "One conversation's steps: model turns and tool calls", answers.TeamSessionSteps,
         refusals=TEAM_ADMIN),
+    "GET /api/admin/teams/{team_id}/summary": Operation(
+        "Team admin", "Counts of the team's actions requested in a range, by tool and by member", answers.TeamSummary,
+        query=TeamSummaryQuery, refusals={**TEAM_ADMIN, 422: "since is not before until"}),
+    "GET /api/admin/teams/{team_id}/feedback/summary": Operation(
+        "Team admin", "Approval rate by tool, thumbs, time to decision, rejection reasons with suggestions",
+        answers.TeamFeedbackSummary, query=TimeRangeQuery, refusals={**TEAM_ADMIN, 422: "since is not before until"}),
+    "GET /api/admin/teams/{team_id}/export": Operation(
+        "Team admin", "The team's audit log of a range (history steps, traces, feedback), streamed", None,
+        query=AuditExportQuery, media_type="application/x-ndjson", also_as=("text/csv",),
+        refusals={**TEAM_ADMIN, 422: "since, until or format is refused"}),
     "GET /api/admin/teams/{team_id}/usage": Operation("Team admin", "Tokens and estimated cost by day, member or model",
                                                       answers.TeamUsage, query=UsageQuery, refusals=TEAM_ADMIN),
 }

@@ -27,7 +27,7 @@ from db.models import ScheduledJob
 from server.config import Settings
 from server.context import AppContext
 from tools import pending
-from tools.scheduler import planners
+from tools.scheduler import planners, retention
 from tools.scheduler.outcomes import Backoff
 from tools.scheduler.preload import ClaimReads, load_claim
 from tools.scheduler.queue import DEFAULT_LEASE, claim, renew
@@ -84,11 +84,13 @@ class Worker:
             await renew(self.services.sessions, self.worker_id, job_ids, self.services.clock())
 
     async def maintain(self) -> None:
-        """Plan the next occurrence of recurring work and expire pending actions past their lifetime."""
+        """Plan the next occurrence of recurring work, expire pending actions past their lifetime, and run
+        the day's retention purge if no worker has yet."""
         planned = await planners.plan(self.services)
         expired = await pending.expire_stale(self.services)
         if planned or expired:
             log.info("maintenance", extra={"planned": planned, "expired": expired})
+        await retention.purge_daily(self.services, self.worker_id)
 
     async def run_due(self) -> int:
         """Run every job that is due now (by the services' clock), batch by batch; how many ran."""

@@ -340,3 +340,66 @@ class TeamUsage(BaseModel):
     until: dt.datetime
     groups: list[UsageGroup]
     total: _TokenFigures
+
+
+# --- team analytics (server/routes/team_analytics.py) ----------------------------------------------
+
+
+class ActionFigures(BaseModel):
+    """Counts of actions (db.team_activity defines each figure)."""
+
+    requested: int
+    executed: int
+    auto_approved: int
+    confirmed: int
+    rejected: int
+    expired: int
+    failed: int
+    denied: int
+    pending: int
+    denied_by_code: dict[str, int] = Field(description="`denied` by the code of the denial that ended the action")
+
+
+class TeamSummary(ActionFigures):
+    rates: dict[str, float | None] = Field(description="each figure over `requested`; `auto_approved_of_executed`")
+    by_tool: dict[str, ActionFigures]
+    by_user: dict[str, ActionFigures]
+    since: dt.datetime
+    until: dt.datetime
+
+
+class ToolApproval(BaseModel):
+    decisions: int
+    approved: int
+    edited: int
+    rejected: int
+    approval_rate: float | None
+
+
+class Thumbs(BaseModel):
+    up: int
+    down: int
+    up_ratio: float | None
+
+
+class DecisionTime(BaseModel):
+    count: int
+    p50: int | None
+    p90: int | None
+
+
+class RejectionReason(BaseModel):
+    reason: str
+    count: int
+    share: float
+    tools: dict[str, int]
+    suggestion: str | None = Field(description="what to change, when the reason is common enough (tools.feedback_insights)")
+
+
+class TeamFeedbackSummary(BaseModel):
+    approval_by_tool: dict[str, ToolApproval]
+    thumbs: Thumbs
+    time_to_decision_ms: DecisionTime
+    rejection_reasons: list[RejectionReason] = Field(description="most given first")
+    since: dt.datetime
+    until: dt.datetime

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from db.retention import MIN_RETENTION_DAYS, PLATFORM_RETENTION_DAYS
 from policy.addresses import InvalidAddress, normalize_email, validate_timezone
 
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, 24-hour")]
@@ -128,3 +129,6 @@ class TeamSettingsUpdate(PermissionsAndLimits):
     coach_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     coach_tone: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     custom_instructions: Annotated[str, Field(max_length=4000)] | None = None
+    retention_days: Annotated[
+        int, Field(ge=MIN_RETENTION_DAYS, le=PLATFORM_RETENTION_DAYS, description="days the team's action records are kept")
+    ] | None = None

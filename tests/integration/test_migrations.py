@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from db.engine import make_engine
 from db.migrate import downgrade, upgrade
@@ -72,3 +72,35 @@ def test_downgrade_base_removes_every_table(empty_database):
     upgrade(empty_database)
     downgrade(empty_database)
     assert table_names(empty_database) <= {"alembic_version"}
+
+
+def test_0013_rolls_existing_team_links_up_from_their_history_and_keeps_one_per_team(empty_database):
+    """Links written before 0013 (a retried action linked twice) become one roll-up row each."""
+    upgrade(empty_database, "0012")
+    statements = [
+        "INSERT INTO users (id, name, created_at) VALUES ('u1', 'U', CURRENT_TIMESTAMP)",
+        "INSERT INTO teams (id, name, created_at) VALUES ('t1', 'T', CURRENT_TIMESTAMP)",
+        "INSERT INTO action_teams (id, action_id, team_id) VALUES ('l1', 'a1', 't1'), ('l2', 'a1', 't1')",
+    ] + [
+        "INSERT INTO agent_action_history (id, user_id, action_id, tool, status, source, payload, risk_level,"
+        f" error_code, created_at) VALUES ('{row}', 'u1', 'a1', 'send_sms', '{status}', 'api', '{{}}', 'high',"
+        f" {code}, '2026-01-0{day} 10:00:00+00:00')"
+        for row, status, code, day in (("h1", "denied", "'RATE_LIMITED'", 1), ("h2", "failed", "NULL", 2), ("h3", "executed", "NULL", 3))
+    ]
+
+    async def arrange_then_read() -> list[tuple[object, ...]]:
+        engine = make_engine(empty_database)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+            await asyncio.to_thread(upgrade, empty_database)
+            async with engine.connect() as connection:
+                query = "SELECT action_id, user_id, tool, steps, denied_code, requested_at FROM action_teams"
+                return [tuple(row) for row in (await connection.execute(text(query))).all()]
+        finally:
+            await engine.dispose()
+
+    [(action_id, user_id, tool, steps, denied_code, requested_at)] = asyncio.run(arrange_then_read())
+    assert (action_id, user_id, tool, steps, denied_code) == ("a1", "u1", "send_sms", 16 | 8 | 4, "RATE_LIMITED")
+    assert str(requested_at).startswith("2026-01-01 10:00:00")

@@ -23,7 +23,7 @@ from policy.risk import DELIVERY_TOOLS
 from db.models import ActionSequence, Goal, Habit, HabitCompletion, Reminder, ScheduledJob, UserAgentSettings
 from tools.dispatch import Actor, OnFinish, dispatch
 from tools.reads import Reads
-from tools.scheduler import sequences
+from tools.scheduler import retention, sequences
 from tools.scheduler.outcomes import Outcome, from_result
 from tools.scheduler.planners import goal_checkin_schedule, outreach_schedule
 from tools.scheduler.preload import JobReads
@@ -290,4 +290,5 @@ KINDS: dict[str, JobKind] = {
     "goal_checkin": JobKind(run_goal_checkin),
     "proactive_outreach": JobKind(run_proactive_outreach),
     sequences.STEP_KIND: JobKind(run_sequence_step, settle_sequence_steps),
+    retention.KIND: JobKind(retention.run_purge),
 }
