@@ -20,6 +20,7 @@ from db.models import AgentActionFeedback, AgentActionHistory, PendingAgentActio
 from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
+from server.csv_cells import csv_cell
 from server.errors import ApiError, not_found
 from server.paging import encode_cursor, query_cursor, query_limit, query_time
 from server.schemas import parse_body
@@ -48,7 +49,6 @@ HTTP_STATUS = {
 }
 HISTORY_LIMIT, MAX_HISTORY_LIMIT = 500, 5000
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HISTORY_VIEWS = ("steps", "actions")
 Sessions = Callable[[], AsyncSession]
 HISTORY_COLUMNS = [
@@ -155,7 +155,7 @@ async def _csv_chunks(batches: AsyncIterator[list[AgentActionHistory]]) -> Async
     writer.writeheader()
     async for batch in batches:
         for row in batch:
-            writer.writerow({key: _cell(value) for key, value in history_json(row).items()})
+            writer.writerow({key: csv_cell(value) for key, value in history_json(row).items()})
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -170,18 +170,6 @@ async def _json_chunks(batches: AsyncIterator[list[AgentActionHistory]]) -> Asyn
         yield separator + ", ".join(json.dumps(history_json(row)) for row in batch)
         separator = ", "
     yield '], "next_cursor": null}'
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell: objects as JSON; text a spreadsheet would run as a formula gets a leading single quote."""
-    text = _json(value) if isinstance(value, dict) else value
-    if isinstance(text, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
 
 
 @authenticated

@@ -25,9 +25,9 @@ from db.team_feedback import feedback_entries
 from server.api import authenticated
 from server.auth import Principal
 from server.context import app_context
+from server.csv_cells import csv_cell
 from server.errors import ApiError
 from server.paging import query_time
-from server.routes.actions import _cell
 from tools.feedback_insights import feedback_summary
 
 DEFAULT_RANGE = timedelta(days=30)
@@ -94,7 +94,7 @@ async def _ndjson_chunks(batches: AsyncIterator[tuple[str, list[dict[str, Any]]]
 
 
 async def _csv_chunks(batches: AsyncIterator[tuple[str, list[dict[str, Any]]]]) -> AsyncIterator[str]:
-    """The header, then a batch per chunk; every cell neutralised against formula injection (`_cell`)."""
+    """The header, then a batch per chunk; every cell neutralised against formula injection (`csv_cell`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
@@ -108,8 +108,8 @@ async def _csv_chunks(batches: AsyncIterator[tuple[str, list[dict[str, Any]]]]) 
 
 
 def _csv_value(value: Any) -> Any:
-    """Lists as JSON like objects (`_cell` writes objects as JSON), times in ISO 8601."""
-    return _cell(json.dumps(value, sort_keys=True) if isinstance(value, list) else _plain(value))
+    """Lists as JSON like objects (`csv_cell` writes objects as JSON), times in ISO 8601."""
+    return csv_cell(json.dumps(value, sort_keys=True) if isinstance(value, list) else _plain(value))
 
 
 routes = [
