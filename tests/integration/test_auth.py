@@ -9,7 +9,7 @@ async def test_request_without_token_is_401_with_the_error_shape(client):
     response = await client.get("/api/me/settings")
     assert response.status_code == 401
     assert response.json() == {
-        "error": {"code": "UNAUTHENTICATED", "message": "missing or invalid API token", "recoverable": False}
+        "error": {"code": "UNAUTHENTICATED", "message": "sign in, or send an API token as Authorization: Bearer", "recoverable": False}
     }
 
 
