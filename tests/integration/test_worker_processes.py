@@ -55,10 +55,13 @@ def worker_env(backend: Backend, providers: Providers) -> dict[str, str]:
 
 
 async def _job_states(backend: Backend) -> dict[str, int]:
+    """How many of the seeded reminder jobs are in each state (a worker's daily retention purge is a job too)."""
     engine = make_engine(backend.database_url)
     try:
         async with make_session_factory(engine)() as session:
-            rows = await session.execute(select(ScheduledJob.status, func.count()).group_by(ScheduledJob.status))
+            rows = await session.execute(
+                select(ScheduledJob.status, func.count()).where(ScheduledJob.kind == "reminder").group_by(ScheduledJob.status)
+            )
             return {status: count for status, count in rows.all()}
     finally:
         await engine.dispose()
