@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from db.models import FeatureFlag
+
 
 @dataclass(frozen=True)
 class FlagRule:
@@ -48,3 +50,8 @@ def flag_enabled(flag: FlagRule, user_id: str, team_ids: Iterable[str]) -> bool:
         or not flag.team_ids.isdisjoint(team_ids)
         or rollout_bucket(flag.name, user_id) < flag.rollout_percentage
     )
+
+
+def rule_of(flag: FeatureFlag) -> FlagRule:
+    """A stored flag's targeting."""
+    return FlagRule(flag.name, flag.enabled, frozenset(flag.team_ids), frozenset(flag.user_ids), flag.rollout_percentage)

@@ -34,6 +34,7 @@ from server.routes import (
     chat,
     coaching,
     events,
+    flags,
     health,
     media,
     outbox,
@@ -48,9 +49,9 @@ from server.routes import (
 )
 from server.web import account, docs, history, home, signin
 from server.web import calendar as calendar_page
-from server.web import settings as settings_page
 from server.web import coaching as coaching_pages
 from server.web import outbox as outbox_page
+from server.web import settings as settings_page
 from server.web.rendering import WEB_DIRECTORY
 from server.worker import Worker
 from tools import telemetry
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
             *sequences.routes,
             *coaching.routes,
             *admin.routes,
+            *flags.routes,
             *usage.routes,
             *team_analytics.routes,
             *chat.routes,

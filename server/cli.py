@@ -14,15 +14,22 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import accounts, outbox
+from db import flags as flag_rows
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import User, utcnow
-from policy.addresses import InvalidAddress, normalize_email, normalize_phone, validate_timezone
+from policy.addresses import (
+    InvalidAddress,
+    normalize_email,
+    normalize_phone,
+    validate_timezone,
+)
+from policy.flags import flag_enabled, rule_of
 from server.config import Settings, load_settings
 from server.logs import configure_logging
+from server.routes.flags import flag_json
 from server.routes.outbox import message_json
 from server.schemas.tokens import CreatedToken, TokenCreate, TokenInfo
-
 
 MAX_OUTBOX_LIST = 10_000
 
@@ -77,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     list_outbox.add_argument("--user", help="only this user's messages (user id); default: everyone's")
     list_outbox.add_argument("--limit", type=_positive, default=20, help="at most this many messages (default 20)")
 
+    flags = commands.add_parser("flags", help="manage feature flags (tools behind a flag are named tool:<tool>)")
+    flag_actions = flags.add_subparsers(dest="action", required=True)
+    flag_actions.add_parser("list", help="print every flag and its targeting, one JSON object a line")
+    create_flag = flag_actions.add_parser("create", help="create a flag, off for everyone")
+    create_flag.add_argument("name")
+    create_flag.add_argument("--description", default="")
+    set_flag = flag_actions.add_parser("set", help="change a flag's targeting; what is not given stays")
+    set_flag.add_argument("name")
+    switch = set_flag.add_mutually_exclusive_group()
+    switch.add_argument("--on", dest="enabled", action="store_const", const=True, help="on for everyone")
+    switch.add_argument("--off", dest="enabled", action="store_const", const=False, help="not on for everyone")
+    set_flag.add_argument("--add-team", action="append", default=[], metavar="TEAM_ID", help="on for this team's members")
+    set_flag.add_argument("--remove-team", action="append", default=[], metavar="TEAM_ID")
+    set_flag.add_argument("--add-user", action="append", default=[], metavar="USER_ID", help="on for this user")
+    set_flag.add_argument("--remove-user", action="append", default=[], metavar="USER_ID")
+    set_flag.add_argument("--rollout", type=int, help="on for this percentage of users (0-100, stable per user)")
+    who = flag_actions.add_parser("who", help="print the members of a team the flag is on for")
+    who.add_argument("name")
+    who.add_argument("--team", required=True, help="team id")
+
     call = commands.add_parser("call", help="place an outbound coaching call")
     call.add_argument("--user", required=True)
     call.add_argument(
@@ -127,6 +154,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.DATABASE_URL)
         for message in asyncio.run(outbox_messages(settings, args.user, args.limit)):
             print(json.dumps(message))
+        return 0
+    if args.command == "flags":
+        upgrade(settings.DATABASE_URL)
+        for line in asyncio.run(manage_flags(settings, args)):
+            print(json.dumps(line))
         return 0
     if args.command == "worker":
         from server.worker import run_worker
@@ -215,6 +247,40 @@ async def outbox_messages(settings: Settings, user_id: str | None, limit: int) -
             return [{**message_json(row), "user_id": row.user_id} for row in rows]
     finally:
         await engine.dispose()
+
+
+async def manage_flags(settings: Settings, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`coach flags list|create|set|who`: the operator's side of feature flags."""
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        async with make_session_factory(engine)() as session:
+            try:
+                lines = await _flag_command(session, args)
+            except flag_rows.FlagProblem as problem:
+                raise UsageError(str(problem)) from None
+            await session.commit()
+            return lines
+    finally:
+        await engine.dispose()
+
+
+async def _flag_command(session: AsyncSession, args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.action == "list":
+        return [flag_json(flag) for flag in await flag_rows.all_flags(session)]
+    if args.action == "create":
+        return [flag_json(await flag_rows.create(session, args.name, args.description))]
+    flag = await flag_rows.named(session, args.name)
+    if args.action == "set":
+        flag_rows.change(
+            flag, enabled=args.enabled, add_teams=args.add_team, remove_teams=args.remove_team, add_users=args.add_user,
+            remove_users=args.remove_user, rollout_percentage=args.rollout,
+        )
+        return [flag_json(flag)]
+    if await accounts.team_settings(session, args.team) is None:
+        raise UsageError(f"no team with id {args.team}")
+    members = await flag_rows.teams_of_members(session, args.team)
+    rule = rule_of(flag)
+    return [{"user_id": user_id, "on": flag_enabled(rule, user_id, teams)} for user_id, teams in members.items()]
 
 
 async def manage_tokens(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:

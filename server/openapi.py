@@ -256,6 +256,9 @@ REGISTRY: dict[str, Operation] = {
         "Team admin", "The team's audit log of a range (history steps, traces, feedback), streamed", None,
         query=AuditExportQuery, media_type="application/x-ndjson", also_as=("text/csv",),
         refusals={**TEAM_ADMIN, 422: "since, until or format is refused"}),
+    "GET /api/admin/teams/{team_id}/flags": Operation(
+        "Team admin", "The feature flags and which of the team's members each is on for", answers.TeamFlags,
+        refusals=TEAM_ADMIN),
     "GET /api/admin/teams/{team_id}/usage": Operation("Team admin", "Tokens and estimated cost by day, member or model",
                                                       answers.TeamUsage, query=UsageQuery, refusals=TEAM_ADMIN),
 }

@@ -21,7 +21,7 @@ from policy.addresses import InvalidAddress, normalize_email
 from policy.content import fields_redactor
 from policy.decision import ActionFacts
 from policy.effective import EffectiveSettings, effective_settings
-from policy.flags import FlagRule, flag_enabled
+from policy.flags import flag_enabled, rule_of
 from policy.quotas import QuotaBackendUnavailable, QuotaExceeded, Reservation
 from policy.risk import DELIVERY_TOOLS, TOOL_POLICIES, ToolPolicy, outgoing_texts
 from tools.audit import ActionRecord, HistoryRows
@@ -142,10 +142,7 @@ def tool_flag_enabled(flag: FeatureFlag | None, user_id: str, team_ids: tuple[st
     """A tool is behind a flag when its flag (`tool:<name>`) exists; without one it is available."""
     if flag is None:
         return True
-    rule = FlagRule(
-        flag.name, flag.enabled, frozenset(flag.team_ids), frozenset(flag.user_ids), flag.rollout_percentage
-    )
-    return flag_enabled(rule, user_id, team_ids)
+    return flag_enabled(rule_of(flag), user_id, team_ids)
 
 
 @dataclass(frozen=True)

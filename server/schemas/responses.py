@@ -403,3 +403,21 @@ class TeamFeedbackSummary(BaseModel):
     rejection_reasons: list[RejectionReason] = Field(description="most given first")
     since: dt.datetime
     until: dt.datetime
+
+
+# --- feature flags (server/routes/flags.py) --------------------------------------------------------
+
+
+class TeamFlag(BaseModel):
+    name: str
+    description: str
+    on_for_everyone: bool
+    on_for_this_team: bool
+    rollout_percentage: int
+    members_on: list[str] = Field(description="ids of the team's members the flag is on for")
+    members_on_count: int
+    members_count: int
+
+
+class TeamFlags(BaseModel):
+    flags: list[TeamFlag]

@@ -272,6 +272,7 @@ ROUTE_PROBES: dict[str, Probe] = {
     "GET /api/admin/teams/{team_id}/export": administer_another_team,
     "GET /api/admin/teams/{team_id}/sessions": administer_another_team,
     "GET /api/admin/teams/{team_id}/usage": administer_another_team,
+    "GET /api/admin/teams/{team_id}/flags": administer_another_team,
     "GET /api/admin/teams/{team_id}/sessions/{session_id}": read_another_teams_session,
     "GET /calendar/{secret}.ics": read_a_calendar_feed,
     "GET /api/habits/{habit_id}": act_on_a_coaching_row,
